@@ -1,0 +1,59 @@
+"""cnnspec: convolutional networks from a YAML/JSON spec, shape-checked statically.
+
+The public API is importable without torch; ``build_model`` and ``train``
+import it when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnspec.exceptions import CnnspecError, PluginError, ShapeError, SpecError
+from cnnspec.hookspec import hookimpl
+
+if TYPE_CHECKING:
+    from cnnspec.inference import ShapeTrace
+    from cnnspec.spec import Spec
+
+__all__ = [
+    "CnnspecError",
+    "PluginError",
+    "ShapeError",
+    "SpecError",
+    "__version__",
+    "build_model",
+    "hookimpl",
+    "infer_shapes",
+    "load_spec",
+    "train",
+]
+
+__version__ = "0.1.0"
+
+
+def load_spec(source: Any, *, overrides: Any = ()) -> Spec:
+    """Load and validate a spec from a path, YAML/JSON text, or a dict."""
+    from cnnspec.spec import load_spec as _load
+
+    return _load(source, overrides=overrides)
+
+
+def infer_shapes(spec: Spec) -> ShapeTrace:
+    """Every layer's static output shape, parameters, MACs and receptive field."""
+    from cnnspec.inference import infer_shapes as _infer
+
+    return _infer(spec)
+
+
+def build_model(spec: Spec) -> Any:
+    """The ``torch.nn.Sequential`` the spec describes (imports torch)."""
+    from cnnspec.build import build_model as _build
+
+    return _build(spec)
+
+
+def train(spec: Spec, **options: Any) -> Any:
+    """Train the spec's model; see :func:`cnnspec.engine.train`."""
+    from cnnspec.engine import train as _train
+
+    return _train(spec, **options)

@@ -1,0 +1,1 @@
+"""cnnspec's own features, each an ordinary plugin registered through the hooks."""

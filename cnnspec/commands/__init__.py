@@ -1,0 +1,1 @@
+"""One module per ``cnnspec`` subcommand; each defines ``register(sub, common)``."""

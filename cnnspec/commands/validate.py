@@ -1,0 +1,64 @@
+"""``cnnspec validate FILE...``: the static check, a linter for specs.
+
+Imports no torch. Text output is a per-layer table per file; ``--format
+json`` prints one JSON object per file per line. Exit 2 if any spec is
+invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cnnspec.exceptions import SpecError
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("validate", parents=[common], help="check specs statically and print their shapes",
+                       description=__doc__)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the spec (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="text: print only errors and a one-line verdict")
+    p.set_defaults(func=run)
+
+
+def check(file: str, overrides: list[str]) -> dict[str, Any]:
+    """The JSON report for one file (``valid`` false with ``errors`` on failure)."""
+    from cnnspec.inference import infer_shapes
+    from cnnspec.report import trace_json
+    from cnnspec.spec import load_spec
+
+    try:
+        trace = infer_shapes(load_spec(file, overrides=overrides))
+    except SpecError as exc:
+        return {"file": file, "valid": False, "input_shape": None, "output_shape": None, "params": None,
+                "macs": None, "layers": [], "errors": [e.to_dict() for e in exc.all_errors()], "_exc": exc}
+    return {"file": file, "valid": True, **trace_json(trace), "errors": [], "_trace": trace}
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.report import table, totals_line
+
+    ok = True
+    for n, file in enumerate(args.files):
+        result = check(file, args.overrides)
+        ok &= result["valid"]
+        exc, trace = result.pop("_exc", None), result.pop("_trace", None)
+        if args.format == "json":
+            print(json.dumps(result), flush=True)
+            continue
+        if exc is not None:
+            print(exc.format(), file=sys.stderr, flush=True)
+            continue
+        if args.quiet:
+            print(f"{file}: ok — {totals_line(trace)}")
+        else:
+            if n:
+                print()
+            print(f"{file}: ok — {totals_line(trace)}")
+            print(table(trace))
+    return 0 if ok else 2

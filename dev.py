@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Bootstrap and tasks for a fresh clone; needs only Python 3.10+.
+
+    python3 dev.py run     # the main job (creates .venv on first use)
+    python3 dev.py test    # the test suite (fast tier; --all for every tier)
+
+The virtual environment is created in .venv and re-installed whenever
+pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+STAMP = VENV / ".cnnspec-installed"
+
+
+def _sh(*cmd: str | Path, **kw) -> None:
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_venv() -> None:
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want and PY.exists():
+        return
+    if not PY.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    _sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _sh(PY, "-m", "pip", "install", "--quiet", "-e", ".[dev,export]")
+    STAMP.write_text(want)
+
+
+def run(argv: list[str]) -> int:
+    specs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
+    return subprocess.call([str(BIN / "cnnspec"), "validate", "--quiet", *specs, *argv], cwd=ROOT)
+
+
+def test(argv: list[str]) -> int:
+    args = ["-m", "pytest", "-n", "2"]
+    if "--all" in argv:
+        argv = [a for a in argv if a != "--all"]
+        args += ["-m", "slow or not slow"]
+    else:
+        args += ["-m", "not slow"]
+    return subprocess.call([str(PY), *args, *argv], cwd=ROOT)
+
+
+def main() -> int:
+    tasks = {"run": run, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in tasks:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    return tasks[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
