@@ -38,7 +38,7 @@ def _int_ok(v: Any, minimum: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
 
 
-def Size(n: int, minimum: int = 1, *, allow_none: bool = False) -> Any:  # noqa: N802
+def Size(n: int, minimum: int = 1, *, allow_none: bool = False) -> Any:
     """An int ``>= minimum`` or a list of ``n`` of them (``None`` entries if allowed)."""
     noun = "integer" if minimum is None else f"integer >= {minimum}"
     entry = f"{noun}{' or null' if allow_none else ''}"
@@ -68,7 +68,7 @@ def Size(n: int, minimum: int = 1, *, allow_none: bool = False) -> Any:  # noqa:
     return Annotated[Any, PlainValidator(validate), WithJsonSchema(schema)]
 
 
-def Padding(n: int) -> Any:  # noqa: N802
+def Padding(n: int) -> Any:
     """Convolution padding: ``same``, ``valid``, an int >= 0, or a list of ``n``."""
     expected = f"'same', 'valid', an integer >= 0 or a list of {n} integers >= 0"
 

@@ -13,7 +13,7 @@ from typing import Any
 from cnnspec.inference import LayerInfo, ShapeTrace, infer_shapes
 from cnnspec.spec import Spec
 
-__all__ = ["build_model", "build_from_trace"]
+__all__ = ["build_from_trace", "build_model"]
 
 
 def _build(info: LayerInfo) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["Component", "resolve_dotted"]
+__all__ = ["Component", "check_signature", "resolve_dotted", "split_ref"]
 
 
 def resolve_dotted(target: str) -> Any:
@@ -48,3 +48,41 @@ class Component:
         if isinstance(self.factory, str):
             return resolve_dotted(self.factory)
         return self.factory
+
+
+def split_ref(ref: Any) -> tuple[str, dict[str, Any]]:
+    """``"sgd"`` or ``{"sgd": {...}}`` → ``("sgd", {...})`` (shape already validated)."""
+    if isinstance(ref, str):
+        return ref, {}
+    ((name, args),) = ref.items()
+    return name, dict(args or {})
+
+
+def check_signature(factory: Callable[..., Any], args: Mapping[str, Any], *, skip: int = 0) -> str | None:
+    """Why ``factory(<skip positional>, **args)`` cannot be called, or ``None``.
+
+    Used for components without a params model (torch.optim classes...): the
+    spec's arguments are checked against the real signature before anything
+    runs, so a typo is a spec error rather than a crash in epoch 1.
+    """
+    import inspect
+
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())[skip:]
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not accepts_any:
+        for key in args:
+            if key not in names:
+                from cnnspec.registry import suggest
+
+                close = suggest(key, names)
+                extra = f"; did you mean '{close[0]}'?" if close else f" (accepted: {', '.join(names)})"
+                return f"unknown argument '{key}'{extra}"
+    for p in params:
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty and p.name not in args:
+            return f"missing required argument '{p.name}'"
+    return None

@@ -26,6 +26,7 @@ from cnnspec.loading import Document, PathKey, format_path, load_document
 from cnnspec.plugin_manager import PluginSet, get_plugins
 from cnnspec.pydantic_errors import translate
 from cnnspec.registry import RegistryError, suggest
+from cnnspec.spec_components import validate_components
 from cnnspec.spec_run import DataSpec, SpecModel, TrainSpec
 
 __all__ = [
@@ -315,8 +316,9 @@ def parse_spec(doc: Document, *, plugins: PluginSet | None = None) -> Spec:
         raise SpecError.combine(errors) from None
     parser = _LayerParser(doc, plugins)
     layers = parser.parse_list(config.model, ("model",))
-    if parser.errors:
-        raise SpecError.combine(parser.errors)
+    errors = parser.errors + validate_components(data, doc, plugins)
+    if errors:
+        raise SpecError.combine(errors)
     return Spec(config=config, layers=tuple(layers), document=doc, plugins=plugins)
 
 

@@ -41,7 +41,7 @@ def _avg_params(n: int) -> type[LayerParams]:
         class AvgPoolParamsOverride(AvgPoolParams):
             divisor_override: int | None = Field(default=None, ge=1)
 
-        AvgPoolParams = AvgPoolParamsOverride  # noqa: N806
+        AvgPoolParams = AvgPoolParamsOverride
     AvgPoolParams.__name__ = AvgPoolParams.__qualname__ = f"AvgPool{n}dParams"
     return AvgPoolParams
 
