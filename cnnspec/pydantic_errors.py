@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -83,14 +82,17 @@ def translate(
     data: Any,
     model: type[BaseModel] | None,
     *,
-    label: Callable[[PathKey], str] | None = None,
+    owner: str | None = None,
 ) -> list[SpecError]:
     """One located SpecError per distinct problem in ``exc``.
 
-    ``data`` is what was validated (found at ``base`` in ``doc``); ``label``
-    names the thing at a path for messages (default: the dotted path).
+    ``data`` is what was validated (found at ``base`` in ``doc``); ``owner``
+    names the thing validated (``model[3] conv2d``) in messages about its own
+    arguments; deeper values are named by their dotted path.
     """
-    name_of = label or format_path
+
+    def name_of(path: PathKey) -> str:
+        return owner if owner and len(path) <= len(base) else format_path(path)
     grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])

@@ -187,8 +187,7 @@ class _LayerParser:
             params = layer_type.params.model_validate(args)
         except ValidationError as exc:
             self.errors.extend(translate(
-                exc, self.doc, args_path, args, layer_type.params,
-                label=lambda p, label=label, n=len(args_path): label if len(p) <= n else format_path(p)))
+                exc, self.doc, args_path, args, layer_type.params, owner=label))
             return None
         return LayerNode("layer", params.name or "", path, layer_type=layer_type, params=params, args=args)
 
@@ -199,8 +198,7 @@ class _LayerParser:
             parsed = model.model_validate(args)
         except ValidationError as exc:
             self.errors.extend(translate(
-                exc, self.doc, args_path, args, model,
-                label=lambda p, n=len(args_path): label if len(p) <= n else format_path(p)))
+                exc, self.doc, args_path, args, model, owner=label))
             return None
         name = parsed.name or ""
         if name and (not _SYMBOL_RE.match(name) or name in RESERVED_NAMES):
@@ -212,9 +210,9 @@ class _LayerParser:
             node.branches = [self.parse_list(b, (*args_path, "branches", i)) for i, b in enumerate(parsed.branches)]
             for i, branch in enumerate(node.branches):
                 if not branch and parsed.branches[i] == []:
-                    self.errors.append(self.doc.error(f"{label}: branch {i} is empty",
-                                                      (*args_path, "branches", i),
-                                                      hint="a branch needs at least one layer (identity for a pass-through)"))
+                    self.errors.append(self.doc.error(
+                        f"{label}: branch {i} is empty", (*args_path, "branches", i),
+                        hint="a branch needs at least one layer (identity for a pass-through)"))
         else:
             node.children = self.parse_list(parsed.layers, (*args_path, "layers"))
         if kind == "residual" and parsed.shortcut is not None:

@@ -76,6 +76,5 @@ def validate_components(data: dict[str, Any], doc: Document, plugins: PluginSet)
             model.model_validate(args)
         except ValidationError as exc:
             label = f"{format_path(path)} {entry.name}"
-            errors.extend(translate(exc, doc, args_path, args, model,
-                                    label=lambda p, n=len(args_path): label if len(p) <= n else format_path(p)))
+            errors.extend(translate(exc, doc, args_path, args, model, owner=label))
     return errors

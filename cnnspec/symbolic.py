@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "Dim",
@@ -82,7 +81,7 @@ class Ind:
         return f"[{self.expr} >= {self.bound}]"
 
 
-Atom = Union[Sym, Floor, Prod, Ind]
+Atom = Sym | Floor | Prod | Ind
 
 
 def _atom_key(atom: Atom) -> tuple[int, str]:
@@ -169,7 +168,7 @@ class Expr:
         return f"Expr({self})"
 
 
-Dim = Union[int, Expr]
+Dim = int | Expr
 
 
 def symbol(name: str) -> Expr:

@@ -81,7 +81,8 @@ def make_infer(n: int):
             for size, ki, si, pi, di, dim in zip(sizes, k, s, pad, d, names):
                 o = conv_size(size, ki, si, pi, di)
                 hint = conv_fit_hint(size, ki, pi, di, "conv") if isinstance(size, int) else None
-                ctx.require_positive(o, what=f"output {dim}", arithmetic=conv_arithmetic(size, ki, si, pi, di), hint=hint)
+                arithmetic = conv_arithmetic(size, ki, si, pi, di)
+                ctx.require_positive(o, what=f"output {dim}", arithmetic=arithmetic, hint=hint)
                 out.append(o)
             out = tuple(out)
         weights = p.out_channels * (c_in // p.groups) * product(k)
