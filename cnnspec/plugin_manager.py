@@ -56,6 +56,8 @@ AUTOLOAD_ENV = "CNNSPEC_DISABLE_PLUGIN_AUTOLOAD"
 #: built-in plugin name -> module; each registers through the public hooks
 BUILTIN_PLUGINS: dict[str, str] = {
     "layers": "cnnspec.builtin.layers",
+    "datasets": "cnnspec.builtin.datasets",
+    "transforms": "cnnspec.builtin.transforms",
     "optim": "cnnspec.builtin.optim",
     "losses": "cnnspec.builtin.losses",
     "progress": "cnnspec.builtin.progress",

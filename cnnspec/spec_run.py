@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = ["ComponentRef", "DataSpec", "SpecModel", "TrainSpec"]
 
@@ -27,17 +27,51 @@ ComponentRef = str | dict[str, dict[str, Any] | None]
 
 
 class DataSpec(SpecModel):
+    """Where the samples come from, how they are split, and how they are transformed.
+
+    The validation split is either a seeded random fraction of the training
+    set (``val_split``, like ``torch.utils.data.random_split``) or a fixed
+    index range (``val_indices``, like ``Subset(ds, range(a, b))``); never
+    both. Transforms are torchvision.transforms.v2 class names with their
+    own arguments; ``train_transforms`` (augmentation) run before
+    ``transforms`` on the training split, ``eval_transforms`` before
+    ``transforms`` on validation and test, so ``normalize`` goes last once.
+    """
+
     dataset: ComponentRef = Field(description="dataset name, or {name: {args}}")
     root: str = Field(default="data", description="where datasets are stored / downloaded")
     download: bool = Field(default=False, description="download the dataset if it is missing")
     batch_size: int = Field(default=64, ge=1)
     val_split: float | None = Field(default=None, gt=0, lt=1,
                                     description="fraction of the training set held out for validation")
+    val_indices: list[int] | None = Field(
+        default=None, description="[start, stop): this index range of the training set is the validation split")
+    split_seed: int | None = Field(
+        default=None, description="seed of the val_split permutation; default: the spec's seed")
     transforms: list[ComponentRef] = Field(default_factory=list,
                                            description="applied to every split")
     train_transforms: list[ComponentRef] = Field(default_factory=list,
                                                  description="augmentation, training split only")
-    num_workers: int = Field(default=0, ge=0)
+    eval_transforms: list[ComponentRef] = Field(
+        default_factory=list, description="validation and test splits only (e.g. resize + centercrop)")
+    num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes (datasets read from files)")
+    in_memory: bool | None = Field(
+        default=None, description="keep the samples as one resident tensor; default: when the dataset fits")
+    drop_last: bool = Field(default=False, description="drop the last, smaller training batch")
+
+    @field_validator("val_indices")
+    @classmethod
+    def _check_val_indices(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if value is None:
+            return value
+        if len(value) != 2:
+            raise ValueError(f"expected [start, stop], got {len(value)} numbers {value}")
+        start, stop = value
+        if start < 0 or stop <= start:
+            raise ValueError(f"expected 0 <= start < stop, got [{start}, {stop}]")
+        if info.data.get("val_split") is not None:
+            raise ValueError("val_split and val_indices both choose the validation split; keep one")
+        return value
 
 
 class TrainSpec(SpecModel):
