@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "validate": "cnnspec.commands.validate",
     "summary": "cnnspec.commands.summary",
     "schema": "cnnspec.commands.schema",
+    "resolve": "cnnspec.commands.resolve",
 }
 
 
