@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "summary": "cnnspec.commands.summary",
     "schema": "cnnspec.commands.schema",
     "resolve": "cnnspec.commands.resolve",
+    "train": "cnnspec.commands.train",
+    "evaluate": "cnnspec.commands.evaluate",
 }
 
 

@@ -75,9 +75,27 @@ class DataSpec(SpecModel):
 
 
 class TrainSpec(SpecModel):
+    """How the model is trained; every field has a default so ``train: {}`` works.
+
+    The optimizer, loss and scheduler are torch's own classes by name
+    (case-insensitive) with torch's keyword arguments, checked against the
+    real signatures before the first batch. ``device``, ``amp`` and
+    ``channels_last`` change speed, not results (beyond float rounding).
+    """
+
     epochs: int = Field(default=10, ge=1)
-    optimizer: ComponentRef = Field(default="adam")
-    loss: ComponentRef = Field(default="crossentropyloss")
-    scheduler: ComponentRef | None = None
-    device: Literal["auto", "cpu", "cuda", "mps"] | str = "auto"
-    seed: int = 0
+    optimizer: ComponentRef = Field(default="adam", description="a torch.optim class name, or {name: {args}}")
+    loss: ComponentRef = Field(default="crossentropyloss", description="a torch.nn loss class name, or {name: {args}}")
+    scheduler: ComponentRef | None = Field(
+        default=None, description="a torch.optim.lr_scheduler class name, or {name: {args}}; stepped per epoch")
+    device: Literal["auto", "cpu", "cuda", "mps"] | str = Field(
+        default="auto", description="auto picks cuda, then mps, then cpu; 'cuda:1' picks a GPU")
+    seed: int | None = Field(default=None, description="seed for weight init and dropout; defaults to the spec's seed")
+    amp: bool | Literal["bf16", "fp16"] = Field(
+        default=False, description="mixed precision: true = fp16 on CUDA, bf16 elsewhere")
+    channels_last: bool = Field(default=False, description="NHWC memory format (faster convolutions on CPU)")
+    grad_clip: float | None = Field(default=None, gt=0, description="clip the gradient norm to this value")
+    progress: bool = Field(default=True, description="add the progress callback (bar on a terminal, lines otherwise)")
+    threads: int | None = Field(default=None, ge=1,
+                                description="CPU threads for torch (torch.set_num_threads); default: torch's choice. "
+                                            "1 is fastest for tiny models on a busy machine")

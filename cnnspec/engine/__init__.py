@@ -1,0 +1,24 @@
+"""The training engine: the loop, its run directory, and the Python API.
+
+``train(spec)`` runs a whole experiment; :class:`Trainer` is the loop that
+callbacks see (its docstring is the contract); ``evaluate(spec, checkpoint)``
+measures saved weights on the test split.
+"""
+
+from cnnspec.engine.api import DRY_RUN_BATCHES, TrainResult, evaluate, load_weights, train
+from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.trainer import STATE_FORMAT, CallbackError, Trainer, evaluate_model
+
+__all__ = [
+    "DRY_RUN_BATCHES",
+    "STATE_FORMAT",
+    "CallbackError",
+    "Precision",
+    "TrainResult",
+    "Trainer",
+    "evaluate",
+    "evaluate_model",
+    "load_weights",
+    "select_device",
+    "train",
+]

@@ -1,0 +1,215 @@
+"""``train()`` and ``evaluate()``: a whole run, as the CLI and the Python API use it.
+
+``train`` resolves the device and the run directory, joins a torchrun process
+group when there is one, installs SIGINT/SIGTERM handlers that finish the
+current step and let callbacks save a resumable state, builds the
+:class:`~cnnspec.engine.trainer.Trainer` and fits it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnnspec.distributed import DistContext, env_world_size, init_distributed, shutdown_distributed
+from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.trainer import Trainer, check_data_fits, evaluate_model
+from cnnspec.exceptions import CnnspecError
+from cnnspec.rundir import RUNS_ROOT, resolve_run_dir
+
+__all__ = ["DRY_RUN_BATCHES", "TrainResult", "evaluate", "load_weights", "train"]
+
+#: batches per split that ``--dry-run`` runs
+DRY_RUN_BATCHES = 2
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    run_dir: Path | None  # None for a dry run (its directory is deleted)
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "completed"
+    stop_reason: str | None = None
+    trainer: Trainer | None = None
+
+    @property
+    def model(self) -> Any:
+        return self.trainer.model if self.trainer is not None else None
+
+
+def _as_spec(spec: Any, overrides: Sequence[str]) -> Any:
+    from cnnspec.spec import Spec, load_spec
+
+    if isinstance(spec, Spec) and not overrides:
+        return spec
+    if isinstance(spec, Spec):
+        return load_spec(spec.document.data, overrides=overrides)
+    return load_spec(spec, overrides=overrides)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer: Trainer, enabled: bool) -> Iterator[None]:
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: stop now."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if trainer._stop_requested is not None:
+            raise KeyboardInterrupt(f"second {name}")
+        trainer.request_stop(f"received {name}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None,
+          run_dir: str | Path | None = None, runs_root: str | Path = RUNS_ROOT, epochs: int | None = None,
+          dry_run: bool = False, data: Any = None, callbacks: Sequence[Any] = (),
+          progress: dict[str, Any] | None = None, resume_state: dict[str, Any] | None = None,
+          handle_signals: bool = True, argv: list[str] | None = None) -> TrainResult:
+    """Train a spec (a :class:`~cnnspec.spec.Spec`, a path, YAML text or a dict).
+
+    ``device`` overrides ``train.device``; ``epochs`` overrides
+    ``train.epochs``. ``run_dir`` is used as given; otherwise a new
+    ``runs_root/<name>/<timestamp>`` is created. ``dry_run`` runs
+    :data:`DRY_RUN_BATCHES` batches of each split for one epoch in a temporary
+    directory that is deleted afterwards. ``data`` replaces the spec's
+    dataset (a ``DataBundle``); ``callbacks`` are added after the spec's.
+    ``progress`` holds arguments for the default progress callback.
+    ``resume_state`` is a :meth:`Trainer.state_dict` to continue from (the
+    checkpoint's run directory is then passed as ``run_dir``).
+    """
+    if epochs is not None:
+        overrides = [*overrides, f"train.epochs={int(epochs)}"]
+    spec = _as_spec(spec, overrides)
+    requested = device or (spec.train.device if spec.train else "auto")
+    wanted_type = select_device(requested).type if env_world_size() > 1 else None
+    dist = init_distributed(wanted_type) if wanted_type else DistContext()
+    temp_dir: str | None = None
+    threads = _set_threads(spec.train.threads if spec.train else None)
+    try:
+        if dry_run:
+            temp_dir = tempfile.mkdtemp(prefix="cnnspec-dry-run-") if dist.is_main else None
+            path = Path(str(dist.broadcast_object(temp_dir)))
+        elif dist.is_main:
+            path = resolve_run_dir(spec, run_dir, runs_root, resuming=resume_state is not None)
+        else:
+            path = None  # type: ignore[assignment]
+        if not dry_run:
+            path = Path(str(dist.broadcast_object(str(path) if path is not None else None)))
+        trainer = Trainer(spec, run_dir=path, data=data, device=requested, extra_callbacks=list(callbacks),
+                          dist=dist, limit_batches=DRY_RUN_BATCHES if dry_run else None,
+                          epochs=1 if dry_run else None, progress=progress, argv=argv)
+        if resume_state is not None:
+            trainer.load_state_dict(resume_state)
+        with _stop_on_signals(trainer, handle_signals):
+            metrics = trainer.fit()
+        return TrainResult(None if dry_run else path, metrics, trainer.history, trainer.status,
+                           trainer.stop_reason, trainer)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        _set_threads(threads)
+        shutdown_distributed(dist)
+
+
+def _set_threads(n: int | None) -> int | None:
+    """Set torch's CPU thread count; returns the previous one (``None``: unchanged)."""
+    if n is None:
+        return None
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return previous
+
+
+def load_weights(path: str | Path) -> dict[str, Any]:
+    """A model state dict from a checkpoint or a plain ``torch.save``'d state dict.
+
+    Always ``weights_only=True``: a file that would run code when unpickled is
+    refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CnnspecError(f"checkpoint {path} does not exist")
+    state: Any = None
+    try:
+        from cnnspec.checkpoint import load_checkpoint  # the checkpoint format, when available
+    except ImportError:
+        load_checkpoint = None
+    if load_checkpoint is not None:
+        loaded = load_checkpoint(path)
+        state = getattr(loaded, "state", loaded)
+    else:
+        import pickle
+
+        import torch
+
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise CnnspecError(f"checkpoint {path} was refused: it is not a plain weights file "
+                               f"({str(exc).splitlines()[0]})") from None
+        except (RuntimeError, EOFError, OSError) as exc:
+            raise CnnspecError(f"checkpoint {path} could not be read: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("trainer"), dict) and "model" in state["trainer"]:
+        state = state["trainer"]
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise CnnspecError(f"checkpoint {path} holds no model weights")
+    return state
+
+
+def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = (), device: str | None = None,
+             split: str = "test", data: Any = None) -> dict[str, Any]:
+    """Metrics of the spec's model with the checkpoint's weights on ``split``."""
+    from cnnspec.build import build_from_trace
+    from cnnspec.engine.components import build_loss
+    from cnnspec.inference import infer_shapes
+
+    spec = _as_spec(spec, overrides)
+    dev = select_device(device or (spec.train.device if spec.train else "auto"))
+    trace = infer_shapes(spec)
+    model = build_from_trace(trace)
+    weights = load_weights(checkpoint)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CnnspecError(f"checkpoint {checkpoint} does not fit this spec's model: "
+                           f"{str(exc).splitlines()[0]} {' '.join(str(exc).split()[-12:])}") from None
+    model.to(dev)
+    if data is None:
+        from cnnspec.data import build_data
+
+        data = build_data(spec)
+    check_data_fits(spec, trace, data)
+    if not data.has(split):
+        raise CnnspecError(f"the dataset has no {split} split")
+    loss_fn = build_loss(spec, int(data.num_classes)).to(dev)
+    precision = Precision.create(spec.train.amp if spec.train else False, dev)
+    metrics = evaluate_model(model, data, split, loss_fn, dev, int(data.num_classes), precision=precision)
+    metrics["classes"] = [str(c) for c in data.classes]
+    metrics[f"{split}_samples"] = int(data.size(split))
+    return metrics

@@ -1,0 +1,602 @@
+"""The training loop: fit, validate every epoch, test at the end, tell callbacks.
+
+The engine owns the loop and nothing else: logging, checkpoints, early
+stopping and pictures are callbacks. It is written to cost no more than the
+tutorials' hand-written loop: metric sums stay on the device, the only
+per-step synchronisation is reading the loss (which the finiteness check
+needs anyway), and per-batch events go only to callbacks that override them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from cnnspec.callbacks.base import Callback
+from cnnspec.distributed import DistContext
+from cnnspec.engine.components import (
+    SchedulerInfo,
+    build_callbacks,
+    build_loss,
+    build_optimizer,
+    build_scheduler,
+    loss_entry,
+)
+from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
+from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.metrics import ClassificationMeter
+from cnnspec.rundir import RunDir, environment
+
+__all__ = ["STATE_FORMAT", "CallbackError", "Trainer", "check_data_fits"]
+
+#: version of :meth:`Trainer.state_dict`'s layout
+STATE_FORMAT = 1
+
+_EVENTS = ("setup", "on_fit_start", "on_epoch_start", "on_train_batch_end", "on_validation_end", "on_epoch_end",
+           "on_test_end", "on_fit_end", "on_interrupt", "on_exception", "teardown")
+
+
+class CallbackError(CnnspecError):
+    """A callback raised: training stopped cleanly, and this names the culprit."""
+
+    def __init__(self, label: str, event: str, exc: BaseException) -> None:
+        self.label = label
+        self.event = event
+        self.original = exc
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        super().__init__(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}{where}")
+
+
+class _Stop(Exception):
+    """Leave the loop now (non-finite loss, a requested stop)."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def check_data_fits(spec: Any, trace: Any, data: Any) -> None:
+    """The dataset's samples and classes against the static trace (located errors)."""
+    from cnnspec.builtin.losses import output_layer
+
+    sample = tuple(data.sample_shape)
+    if all(isinstance(d, int) for d in spec.input) and tuple(spec.input) != sample:
+        raise spec.document.error(
+            f"input: the spec says {list(spec.input)} but the dataset's samples are {list(sample)}", ("input",),
+            hint=f"write input: {list(sample)}, or add transforms (resize, grayscale...) to data.transforms")
+    out = tuple(trace.output_shape)
+    classes = int(data.num_classes)
+    if out == (classes,) or (len(out) == 1 and not isinstance(out[0], int)):
+        return
+    last = output_layer(trace) or trace.layers[-1]
+    if len(out) == 1:
+        hint = f"set out_features: {classes} on the last layer"
+    else:
+        hint = f"end the model with flatten and a linear layer with out_features: {classes}"
+    raise SpecError(f"{last.path} {last.type.lower()} '{last.qualname}': the model outputs {list(out)} per sample, "
+                    f"but the dataset has {classes} classes", location=last.location, path=last.path, hint=hint)
+
+
+class Trainer:
+    """One training run of a spec: model, optimizer, data, callbacks and the loop.
+
+    The contract callbacks rely on (documented attributes, kept stable):
+
+    ``spec``, ``trace``
+        The loaded :class:`~cnnspec.spec.Spec` and its static
+        :class:`~cnnspec.inference.ShapeTrace`.
+    ``model``
+        The plain ``nn.Sequential`` (never the DistributedDataParallel wrapper);
+        module names equal the trace's qualnames.
+    ``optimizer``, ``scheduler``, ``loss_fn``, ``device``, ``precision``
+        ``scheduler`` is the torch scheduler or ``None``; ``loss_fn(outputs,
+        class_indices)`` adapts targets to the loss (one-hot for BCE/MSE).
+    ``data``
+        The :class:`~cnnspec.data.DataBundle` (``classes``, ``num_classes``,
+        ``loader(split, epoch=, start_batch=)``, ``sample_batch(split, n)``).
+    ``callbacks``
+        The callback objects, in dispatch order (the spec's order, then
+        ``progress``).
+    ``run_dir``
+        A :class:`~pathlib.Path` that exists before ``setup``; every artifact
+        goes there. Only the main process writes.
+    ``epoch``
+        The current epoch, 0-based; after the loop, the number of epochs run.
+    ``global_step``
+        Optimizer steps done; ``on_train_batch_end`` sees it already counted.
+    ``max_epochs``, ``steps_per_epoch``
+        The loop's bounds (``--dry-run`` limits both).
+    ``history``
+        One metrics dict per finished epoch: ``epoch`` (1-based count),
+        ``step``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (only
+        with a validation split), ``lr`` (the learning rate used during the
+        epoch) and ``time`` (seconds), plus what callbacks add in
+        ``on_epoch_end``.
+    ``should_stop``
+        A callback sets it in ``on_epoch_end`` to end training after the epoch
+        (optionally with ``stop_reason``); the test pass still runs.
+    ``is_main_process``, ``rank``, ``world_size``
+        Rank 0 of the process group (the only one that writes or prints).
+    ``stop_reason``, ``status``
+        Why the run ended early (or ``None``) and how it ended: ``completed``,
+        ``stopped`` (a callback), ``interrupted`` (:meth:`request_stop`) or
+        ``diverged`` (non-finite loss).
+
+    Events go to callbacks exactly in this order: ``setup``, ``on_fit_start``,
+    then per epoch ``on_epoch_start``, ``on_train_batch_end`` after every
+    optimizer step, ``on_validation_end`` (with a validation split),
+    ``on_epoch_end``; then ``on_test_end`` (with a test split), ``on_fit_end``.
+    A stop requested by a signal or a non-finite loss calls ``on_interrupt``
+    instead of the rest (no test pass); an exception calls ``on_exception``.
+    ``teardown`` is always last. An exception escaping a callback stops
+    training and is re-raised as :class:`CallbackError` naming it.
+
+    :meth:`state_dict` holds everything needed to continue bit-identically on
+    CPU (see its docstring); :meth:`load_state_dict` before :meth:`fit` resumes
+    mid-epoch at the stored batch position.
+    """
+
+    def __init__(self, spec: Any, *, run_dir: str | Path, data: Any = None, device: Any = None,
+                 callbacks: list[Any] | None = None, extra_callbacks: list[Any] = (),  # type: ignore[assignment]
+                 dist: DistContext | None = None, epochs: int | None = None, limit_batches: int | None = None,
+                 persist: bool = True, progress: dict[str, Any] | None = None,
+                 argv: list[str] | None = None) -> None:
+        import torch
+
+        from cnnspec.build import build_from_trace
+        from cnnspec.builtin.losses import check_loss_output
+        from cnnspec.inference import infer_shapes
+
+        train = spec.train
+        self.spec = spec
+        self.dist = dist or DistContext()
+        self.rank = self.dist.rank
+        self.world_size = self.dist.world_size
+        self.is_main_process = self.dist.is_main
+        self.run_dir = Path(run_dir)
+        self.persist = persist
+        self._argv = argv
+        self.max_epochs = int(epochs if epochs is not None else (train.epochs if train else 10))
+        self.limit_batches = limit_batches
+        self.seed = train.seed if train and train.seed is not None else spec.config.seed
+        if isinstance(device, str) or device is None:
+            device = select_device(device or (train.device if train else "auto"))
+        if device.type == "cuda" and self.dist.enabled:
+            device = torch.device("cuda", self.dist.local_rank)
+        self.device = device
+
+        # static checks first: they cost nothing and need no data
+        self.trace = infer_shapes(spec)
+        check_loss_output(spec, self.trace, loss_entry(spec))
+
+        seed_everything(self.seed)
+        self.model = build_from_trace(self.trace)
+        self.channels_last = bool(train and train.channels_last)
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer, opt_entry = build_optimizer(spec, self.model)
+        self._closure = bool(opt_entry.obj.meta.get("closure"))
+        self.precision = Precision.create(train.amp if train else False, self.device)
+        self.grad_clip = train.grad_clip if train else None
+
+        labelled = build_callbacks(spec, default_progress=progress) if callbacks is None \
+            else [(type(c).__name__, c) for c in callbacks]
+        labelled += [(type(c).__name__, c) for c in extra_callbacks]
+        self.callbacks: list[Callback] = [c for _, c in labelled]
+        self._labels = {id(c): label for label, c in labelled}
+
+        if data is None:
+            from cnnspec.data import build_data
+
+            data = build_data(spec, rank=self.rank, world_size=self.world_size)
+        self.data = data
+        check_data_fits(spec, self.trace, data)
+        self.num_classes = int(data.num_classes)
+        self.loss_fn = build_loss(spec, self.num_classes).to(self.device)
+        batches = int(data.num_batches("train"))
+        self.steps_per_epoch = min(batches, limit_batches) if limit_batches else batches
+        self.scheduler_info: SchedulerInfo | None = build_scheduler(
+            spec, self.optimizer, epochs=self.max_epochs, steps_per_epoch=self.steps_per_epoch)
+        self.scheduler = self.scheduler_info.scheduler if self.scheduler_info else None
+
+        self.ddp_model: Any = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
+
+        self.epoch = 0
+        self.global_step = 0
+        self.history: list[dict[str, Any]] = []
+        self.should_stop = False
+        self.stop_reason: str | None = None
+        self.status = "created"
+        self.final_metrics: dict[str, Any] = {}
+        self._position = (0, 0)  # next (epoch, train batch) to run
+        self._train_meter = ClassificationMeter(self.num_classes, self.device)
+        self._stop_requested: str | None = None
+        self._restored_rng: dict[str, Any] | None = None
+        self._resumed = False
+        self._listeners = {event: self._listeners_of(event) for event in _EVENTS}
+        self.rundir = RunDir(self.run_dir) if persist and self.is_main_process else None
+
+    # -- callbacks -------------------------------------------------------------
+    def _listeners_of(self, event: str) -> list[tuple[str, Any]]:
+        """Bound methods of the callbacks that override ``event`` (the others are
+        skipped, which keeps per-batch dispatch free for the no-op base)."""
+        base = getattr(Callback, event)
+        out = []
+        for cb in self.callbacks:
+            impl = getattr(type(cb), event, None)
+            if impl is None or impl is base:
+                continue
+            out.append((self._labels[id(cb)], getattr(cb, event)))
+        return out
+
+    def _dispatch(self, event: str, *args: Any) -> None:
+        for label, method in self._listeners[event]:
+            try:
+                method(self, *args)
+            except Exception as exc:
+                raise CallbackError(label, event, exc) from exc
+
+    def _dispatch_quietly(self, event: str, *args: Any) -> None:
+        """For on_exception/teardown: every callback gets the event whatever the others do."""
+        for label, method in self._listeners[event]:
+            try:
+                method(self, *args)
+            except Exception as exc:  # already failing: report, keep cleaning up
+                import warnings
+
+                warnings.warn(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}", stacklevel=2)
+
+    # -- control ---------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Stop after the current step: callbacks get ``on_interrupt(reason)``
+        (a checkpoint callback saves a resumable state there), then the loop
+        ends without a test pass. Safe to call from a signal handler."""
+        self._stop_requested = reason
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """The next ``(epoch, train batch)`` the loop will run."""
+        return self._position
+
+    # -- the loop --------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train, validate every epoch, test once; returns the final metrics."""
+        started = time.perf_counter()
+        try:
+            self._write_start_files()
+            self._dispatch("setup")
+            self._dispatch("on_fit_start")
+            if self._restored_rng is not None:  # callbacks must not shift a resumed run's randomness
+                set_rng_state(self._restored_rng)
+            try:
+                self.epoch = self._position[0]
+                while self.epoch < self.max_epochs:
+                    self._run_epoch()
+                    if self.should_stop:
+                        break
+                if self.should_stop and self.epoch < self.max_epochs:
+                    self.status = "stopped"
+                    self.stop_reason = self.stop_reason or f"stopped by a callback after epoch {self.epoch}"
+                else:
+                    self.status = "completed"
+                test = self.test() if self.data.has("test") else {}
+            except _Stop as stop:
+                self.status, self.stop_reason = stop.status, stop.reason
+                self._dispatch("on_interrupt", stop.reason)
+                self.final_metrics = self._final({}, time.perf_counter() - started)
+                self._write_final()
+                return self.final_metrics
+            self.final_metrics = self._final(test, time.perf_counter() - started)
+            self._dispatch("on_fit_end", self.final_metrics)
+            self._write_final()
+            return self.final_metrics
+        except BaseException as exc:
+            self.status = "failed"
+            self._dispatch_quietly("on_exception", exc)
+            raise
+        finally:
+            self._dispatch_quietly("teardown")
+
+    def _run_epoch(self) -> None:
+        epoch = self.epoch
+        start = self._position[1] if self._position[0] == epoch else 0
+        if start == 0:
+            self._train_meter.reset()
+        self._dispatch("on_epoch_start", epoch)
+        began = time.perf_counter()
+        self._train_epoch(epoch, start)
+        self._check_stop()
+        val = self.evaluate_split("val") if self.data.has("val") else {}
+        self._check_stop()
+        if val:
+            self._dispatch("on_validation_end", epoch, val)
+        self._train_meter.all_reduce(self.dist)
+        metrics: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step,
+                                   **self._train_meter.compute("train"), **val,
+                                   "lr": float(self.optimizer.param_groups[0]["lr"])}
+        self._step_scheduler_epoch(metrics)
+        metrics["time"] = time.perf_counter() - began
+        self.history.append(metrics)
+        self._position = (epoch + 1, 0)
+        self._dispatch("on_epoch_end", epoch, metrics)
+        if self.rundir is not None:
+            self.rundir.append_metrics(metrics)
+        if self.dist.enabled:
+            self.should_stop = self._any_rank(self.should_stop)
+        self.epoch = epoch + 1
+
+    def _train_epoch(self, epoch: int, start: int) -> None:
+        import torch
+
+        model, optimizer, loss_fn, meter = self.ddp_model, self.optimizer, self.loss_fn, self._train_meter
+        precision, scaler = self.precision, self.precision.scaler
+        step_scheduler = self.scheduler if self.scheduler_info and self.scheduler_info.interval == "step" else None
+        listeners = self._listeners["on_train_batch_end"]
+        limit = self.steps_per_epoch
+        model.train()
+        if start >= limit:
+            return
+        for batch, (inputs, targets) in enumerate(self.data.loader("train", epoch=epoch, start_batch=start),
+                                                  start=start):
+            if batch >= limit:
+                break
+            inputs, targets = self._to_device(inputs, targets)
+            if self._closure:
+                outputs, loss = self._closure_step(inputs, targets, epoch, batch)
+                value = loss.item()
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                with precision.context():
+                    outputs = model(inputs)
+                    loss = loss_fn(outputs, targets)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+                value = loss.item()
+                bad = not math.isfinite(value)
+                if self.dist.enabled:
+                    bad = self._any_rank(bad)
+                if bad:
+                    optimizer.zero_grad(set_to_none=True)
+                    raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
+                                            "that step was not applied (try a lower learning rate or grad_clip)")
+                if self.grad_clip is not None:
+                    if scaler is not None:
+                        scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+            self.global_step += 1
+            meter.update(loss, outputs, targets)
+            if step_scheduler is not None:
+                step_scheduler.step()
+            self._position = (epoch, batch + 1)
+            for label, method in listeners:
+                try:
+                    method(self, batch, value, inputs, targets, outputs)
+                except Exception as exc:
+                    raise CallbackError(label, "on_train_batch_end", exc) from exc
+            if self._stop_requested is not None or self.dist.enabled:
+                self._check_stop()
+
+    def _closure_step(self, inputs: Any, targets: Any, epoch: int, batch: int) -> tuple[Any, Any]:
+        """One step of an optimizer that re-evaluates the loss (LBFGS).
+
+        The first evaluation happens before any parameter changes, so a
+        non-finite loss there leaves the model untouched.
+        """
+        first: list[tuple[Any, Any]] = []
+
+        def closure() -> Any:
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.precision.context():
+                outputs = self.ddp_model(inputs)
+                loss = self.loss_fn(outputs, targets)
+            if not first:
+                first.append((outputs, loss))
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
+                                            "that step was not applied")
+            loss.backward()
+            return loss
+
+        self.optimizer.step(closure)
+        return first[0]
+
+    def _to_device(self, inputs: Any, targets: Any) -> tuple[Any, Any]:
+        if self.device.type != "cpu":
+            inputs = inputs.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+        if self.channels_last and inputs.dim() == 4:
+            import torch
+
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return inputs, targets
+
+    def _check_stop(self) -> None:
+        requested = self._stop_requested
+        if self.dist.enabled:
+            reason = requested or "stop requested on another process"
+            if self._any_rank(requested is not None):
+                raise _Stop("interrupted", reason)
+        elif requested is not None:
+            raise _Stop("interrupted", requested)
+
+    def _any_rank(self, flag: bool) -> bool:
+        import torch
+
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        return bool(self.dist.all_reduce_sum(t).item() > 0)
+
+    def _step_scheduler_epoch(self, metrics: dict[str, Any]) -> None:
+        info = self.scheduler_info
+        if info is None or info.interval != "epoch":
+            return
+        if info.monitor:
+            value = metrics.get(info.monitor)
+            if value is None:
+                value = metrics.get("train_loss")
+            if value is not None:
+                info.scheduler.step(value)
+        else:
+            info.scheduler.step()
+
+    # -- evaluation ------------------------------------------------------------
+    def evaluate_split(self, split: str, *, confusion: bool = False) -> dict[str, Any]:
+        """Loss and accuracy (plus per-class accuracy and confusion) on ``split``."""
+        return evaluate_model(self.model, self.data, split, self.loss_fn, self.device, self.num_classes,
+                              precision=self.precision, channels_last=self.channels_last, dist=self.dist,
+                              epoch=self.epoch, limit_batches=self.limit_batches, confusion=confusion,
+                              should_stop=lambda: self._stop_requested is not None and not self.dist.enabled)
+
+    def test(self) -> dict[str, Any]:
+        """The final pass over the test split (``test_*`` metrics)."""
+        metrics = self.evaluate_split("test", confusion=True)
+        self._check_stop()
+        self._dispatch("on_test_end", metrics)
+        return metrics
+
+    # -- files -----------------------------------------------------------------
+    def _write_start_files(self) -> None:
+        if self.rundir is None:
+            return
+        self.rundir.write_spec(self.spec)
+        env = environment(self.spec, device=self.device, world_size=self.world_size, seed=self.seed,
+                          argv=self._argv)
+        env["precision"] = self.precision.describe()
+        env["channels_last"] = self.channels_last
+        if self._resumed:
+            env["resumed_at"] = {"epoch": self._position[0], "batch": self._position[1]}
+            self.rundir.rewrite_metrics(self.history)
+        self.rundir.write_json("env.json", env)
+
+    def _final(self, test: dict[str, Any], seconds: float) -> dict[str, Any]:
+        final: dict[str, Any] = {"status": self.status, "stop_reason": self.stop_reason,
+                                 "epochs": len(self.history), "global_step": self.global_step}
+        if self.history:
+            last = dict(self.history[-1])
+            last.pop("epoch", None)
+            last.pop("step", None)
+            last.pop("time", None)
+            final.update(last)
+        final.update(test)
+        final["classes"] = [str(c) for c in self.data.classes]
+        final["train_time_s"] = seconds
+        return final
+
+    def _write_final(self) -> None:
+        if self.rundir is not None:
+            self.rundir.write_json("final.json", self.final_metrics)
+
+    # -- resume ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a bit-identical resume needs, as tensors and plain values.
+
+        ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dicts;
+        ``epoch``/``batch``: the next train batch to run (``batch`` 0 means the
+        epoch has not started; ``batch == steps_per_epoch`` means its
+        validation is still to do); ``global_step``; ``history``; ``train_meter``
+        (the partial sums of an epoch in progress); ``rng`` (torch CPU/CUDA,
+        Python, numpy); ``callbacks`` (each callback's state under its
+        ``state_key``); ``spec_fingerprint``.
+        """
+        from cnnspec.rundir import jsonable
+
+        epoch, batch = self._position
+        return {
+            "format": STATE_FORMAT,
+            "spec_fingerprint": self.spec.fingerprint(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.precision.scaler.state_dict() if self.precision.scaler is not None else None,
+            "epoch": epoch,
+            "batch": batch,
+            "global_step": self.global_step,
+            "history": jsonable(self.history),
+            "train_meter": self._train_meter.state_dict(),
+            "rng": get_rng_state(),
+            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_key")},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output; :meth:`fit` then continues from it."""
+        if state.get("format") != STATE_FORMAT:
+            raise CnnspecError(f"unsupported training state format {state.get('format')!r} "
+                               f"(this cnnspec writes {STATE_FORMAT})")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.precision.scaler is not None and state.get("scaler") is not None:
+            self.precision.scaler.load_state_dict(state["scaler"])
+        self._position = (int(state["epoch"]), int(state["batch"]))
+        self.epoch = self._position[0]
+        self.global_step = int(state["global_step"])
+        self.history = [dict(m) for m in state.get("history", [])]
+        if state.get("train_meter"):
+            self._train_meter.load_state_dict(state["train_meter"])
+        saved = state.get("callbacks", {})
+        for cb in self.callbacks:
+            key = getattr(cb, "state_key", None)
+            if key in saved:
+                cb.load_state_dict(saved[key])
+        self._restored_rng = state["rng"]
+        set_rng_state(self._restored_rng)
+        self._resumed = True
+
+
+def evaluate_model(model: Any, data: Any, split: str, loss_fn: Any, device: Any, num_classes: int, *,
+                   precision: Precision | None = None, channels_last: bool = False, dist: DistContext | None = None,
+                   epoch: int = 0, limit_batches: int | None = None, confusion: bool = True,
+                   should_stop: Any = None) -> dict[str, Any]:
+    """One pass over ``split`` without gradients; ``{split}_loss``, ``{split}_acc``..."""
+    import torch
+
+    meter = ClassificationMeter(num_classes, device, confusion=confusion)
+    context = precision.context if precision is not None else _null
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i, (inputs, targets) in enumerate(data.loader(split, epoch=epoch)):
+                if limit_batches is not None and i >= limit_batches:
+                    break
+                if device.type != "cpu":
+                    inputs = inputs.to(device, non_blocking=True)
+                    targets = targets.to(device, non_blocking=True)
+                if channels_last and inputs.dim() == 4:
+                    inputs = inputs.contiguous(memory_format=torch.channels_last)
+                with context():
+                    outputs = model(inputs)
+                    loss = loss_fn(outputs, targets)
+                meter.update(loss, outputs, targets)
+                if should_stop is not None and should_stop():
+                    break
+    finally:
+        model.train(was_training)
+    meter.all_reduce(dist)
+    return meter.compute(split)
+
+
+def _null() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
