@@ -25,7 +25,10 @@ COMMANDS: dict[str, str] = {
     "validate": "cnnspec.commands.validate",
     "summary": "cnnspec.commands.summary",
     "schema": "cnnspec.commands.schema",
+    "plugins": "cnnspec.commands.plugins",
     "resolve": "cnnspec.commands.resolve",
+    "diff": "cnnspec.commands.diff",
+    "sizes": "cnnspec.commands.sizes",
     "train": "cnnspec.commands.train",
     "evaluate": "cnnspec.commands.evaluate",
 }
