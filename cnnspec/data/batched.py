@@ -1,0 +1,269 @@
+"""Batched equivalents of torchvision's random transforms.
+
+torchvision.transforms.v2 draws *one* set of random parameters per call, so
+calling ``RandomHorizontalFlip`` on a batch flips all images or none. The
+functions here draw per-sample parameters (from the batch's generator, with
+torchvision's distributions) and apply them to the whole batch at once;
+each sample's result equals torchvision's own kernel applied to that sample
+with the same parameters (the tests compare them sample by sample).
+
+Each takes ``(transform, batch, generator)`` and returns the new batch, or
+``None`` when it cannot handle that input (then the pipeline falls back to
+calling the transform per sample). :func:`params_of` exposes the drawn
+parameters so the tests can replay them through torchvision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = ["BATCHED", "batched_impl"]
+
+Impl = Callable[[Any, torch.Tensor, torch.Generator], "torch.Tensor | None"]
+
+
+def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+    return torch.empty(n, dtype=torch.float64).uniform_(lo, hi, generator=g)
+
+
+def _fill_of(t: Any) -> Any:
+    fills = getattr(t, "_fill", None)
+    if isinstance(fills, dict):
+        return fills.get(torch.Tensor, fills.get("others"))
+    return getattr(t, "fill", None)
+
+
+# -- flips, grayscale ------------------------------------------------------------------
+
+
+def _flip(dim: int) -> Impl:
+    def run(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        mask = torch.rand(x.shape[0], generator=g) < t.p
+        if mask.any():
+            x[mask] = x[mask].flip(dim)
+        return x
+
+    return run
+
+
+def random_grayscale(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | None:
+    from torchvision.transforms.v2 import functional as F
+
+    mask = torch.rand(x.shape[0], generator=g) < t.p
+    if x.shape[-3] not in (1, 3):
+        return None
+    if mask.any() and x.shape[-3] == 3:
+        x[mask] = F.rgb_to_grayscale(x[mask], num_output_channels=3)
+    return x
+
+
+# -- crop ------------------------------------------------------------------------------
+
+
+def random_crop(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Pad the batch once (torchvision's own padding rule and kernel), then crop each sample at its offset."""
+    with torch.random.fork_rng(devices=[]):
+        params = t.make_params([x])  # geometry only; its random offsets are replaced below
+    if params["needs_pad"]:
+        x = t.transform(x, {**params, "needs_crop": False})
+    h, w = params["height"], params["width"]
+    tops = torch.randint(0, x.shape[-2] - h + 1, (x.shape[0],), generator=g)
+    lefts = torch.randint(0, x.shape[-1] - w + 1, (x.shape[0],), generator=g)
+    return crop_at(x, tops, lefts, h, w)
+
+
+def crop_at(x: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``out[i] = x[i, :, tops[i]:tops[i]+h, lefts[i]:lefts[i]+w]`` as one gather."""
+    b, c = x.shape[:2]
+    rows = (tops[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (lefts[:, None] + torch.arange(w))[:, None, None, :]
+    return x[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+
+
+# -- rotation and affine ---------------------------------------------------------------
+
+
+def inverse_affine(center: tuple[float, float], angle: float, translate: tuple[float, float], scale: float,
+                   shear: tuple[float, float]) -> list[float]:
+    """The output→input pixel map of an affine transform (torchvision's formula, in float64)."""
+    rot, sx, sy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
+    cx, cy = center
+    tx, ty = translate
+    a = math.cos(rot - sy) / math.cos(sy)
+    b = -(a * math.tan(sx) + math.sin(rot))
+    c = math.sin(rot - sy) / math.cos(sy)
+    d = math.cos(rot) - c * math.tan(sx)
+    m = [d / scale, -b / scale, 0.0, -c / scale, a / scale, 0.0]
+    m[2] += cx - m[0] * (cx + tx) - m[1] * (cy + ty)
+    m[5] += cy - m[3] * (cx + tx) - m[4] * (cy + ty)
+    return m
+
+
+def warp(x: torch.Tensor, matrices: list[list[float]], mode: str, fill: Any) -> torch.Tensor:
+    """Resample each sample through its own inverse affine matrix (zeros outside, then ``fill``)."""
+    b, c, h, w = x.shape
+    theta = torch.tensor(matrices, dtype=x.dtype).reshape(b, 2, 3)
+    base = torch.empty(1, h, w, 3, dtype=x.dtype)
+    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h).unsqueeze_(-1))
+    base[..., 2].fill_(1)
+    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype))
+    grid = base.view(1, h * w, 3).expand(b, -1, -1).bmm(scaled).view(b, h, w, 2)
+    img = x if fill is None else torch.cat([x, torch.ones(b, 1, h, w, dtype=x.dtype)], dim=1)
+    out = torch.nn.functional.grid_sample(img, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    if fill is None:
+        return out
+    out, mask = out[:, :c], out[:, c:].expand(b, c, h, w)
+    values = fill if isinstance(fill, (list, tuple)) else [float(fill)]
+    fill_img = torch.tensor(values, dtype=x.dtype).view(1, -1, 1, 1)
+    if mode == "nearest":
+        return torch.where(mask < 0.5, fill_img.expand_as(out), out)
+    return out.sub_(fill_img).mul_(mask).add_(fill_img)
+
+
+def _center(t: Any, h: int, w: int) -> tuple[float, float]:
+    center = getattr(t, "center", None)
+    return (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+
+
+def _mode(t: Any) -> str | None:
+    mode = getattr(t.interpolation, "value", t.interpolation)
+    return mode if mode in ("nearest", "bilinear") else None
+
+
+def random_rotation(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | None:
+    mode = _mode(t)
+    if t.expand or mode is None:
+        return None
+    angles = _uniform(x.shape[0], t.degrees[0], t.degrees[1], g).tolist()
+    h, w = x.shape[-2:]
+    center = _center(t, h, w)
+    out = warp(x, [inverse_affine(center, -a, (0.0, 0.0), 1.0, (0.0, 0.0)) for a in angles], mode, _fill_of(t))
+    # torchvision takes exact shortcuts (clone / rot90) for these angles about the centre
+    special = (0, 180, 90, 270) if h == w else (0, 180)
+    for i, a in enumerate(angles):
+        if t.center is None and a % 360 in special:
+            out[i] = t.transform(x[i], {"angle": a})
+    return out
+
+
+def affine_params(t: Any, n: int, h: int, w: int, g: torch.Generator) -> list[dict[str, Any]]:
+    """Per-sample ``RandomAffine`` parameters, drawn like its ``make_params``."""
+    angles = _uniform(n, t.degrees[0], t.degrees[1], g).tolist()
+    if t.translate is not None:
+        dx, dy = float(t.translate[0] * w), float(t.translate[1] * h)
+        txs = [round(v) for v in _uniform(n, -dx, dx, g).tolist()]
+        tys = [round(v) for v in _uniform(n, -dy, dy, g).tolist()]
+    else:
+        txs = tys = [0] * n
+    scales = _uniform(n, t.scale[0], t.scale[1], g).tolist() if t.scale is not None else [1.0] * n
+    shear_x = shear_y = [0.0] * n
+    if t.shear is not None:
+        shear_x = _uniform(n, t.shear[0], t.shear[1], g).tolist()
+        if len(t.shear) == 4:
+            shear_y = _uniform(n, t.shear[2], t.shear[3], g).tolist()
+    return [{"angle": angles[i], "translate": (txs[i], tys[i]), "scale": scales[i], "shear": (shear_x[i], shear_y[i])}
+            for i in range(n)]
+
+
+def random_affine(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | None:
+    mode = _mode(t)
+    if mode is None:
+        return None
+    h, w = x.shape[-2:]
+    center = _center(t, h, w)
+    params = affine_params(t, x.shape[0], h, w, g)
+    matrices = [inverse_affine(center, p["angle"], tuple(map(float, p["translate"])), p["scale"], p["shear"])
+                for p in params]
+    return warp(x, matrices, mode, _fill_of(t))
+
+
+# -- colour ----------------------------------------------------------------------------
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    r, gch, b = x.unbind(dim=-3)
+    return r.mul(0.2989).add_(gch, alpha=0.587).add_(b, alpha=0.114).unsqueeze(-3)
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``_blend`` with a per-sample float64 ratio (``1 - ratio`` taken in float64, as it does)."""
+    return x.mul(ratio.to(x.dtype)).add_(other * (1.0 - ratio).to(x.dtype)).clamp_(0, 1)
+
+
+def _hsv() -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]] | None:
+    try:
+        from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
+    except ImportError:  # pragma: no cover - a torchvision without these helpers
+        return None
+    return _rgb_to_hsv, _hsv_to_rgb
+
+
+def color_jitter_params(t: Any, n: int, g: torch.Generator) -> dict[str, Any]:
+    """Per-sample op order (a permutation of 0..3) and factors, drawn like ``ColorJitter.make_params``."""
+    order = torch.rand(n, 4, generator=g).argsort(dim=1)
+    factors = {}
+    for key in ("brightness", "contrast", "saturation", "hue"):
+        bounds = getattr(t, key)
+        factors[key] = None if bounds is None else _uniform(n, bounds[0], bounds[1], g)
+    return {"order": order, **factors}
+
+
+def color_jitter(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | None:
+    c = x.shape[-3]
+    hsv = _hsv()
+    if c not in (1, 3) or (t.hue is not None and hsv is None):
+        return None
+    p = color_jitter_params(t, x.shape[0], g)
+    for stage in range(4):
+        for op, key in enumerate(("brightness", "contrast", "saturation", "hue")):
+            factor = p[key]
+            mask = p["order"][:, stage] == op
+            if factor is None or not mask.any():
+                continue
+            f = factor[mask].view(-1, 1, 1, 1)
+            sub = x[mask]
+            if key == "brightness":
+                sub = sub.mul(f.to(sub.dtype)).clamp_(0, 1)
+            elif key == "contrast":
+                gray = _gray(sub) if c == 3 else sub
+                sub = _blend(sub, gray.mean(dim=(-3, -2, -1), keepdim=True), f)
+            elif c == 1:
+                continue  # saturation and hue leave one channel alone, like PIL
+            elif key == "saturation":
+                sub = _blend(sub, _gray(sub), f)
+            else:
+                to_hsv, to_rgb = hsv  # type: ignore[misc]
+                h_, s_, v_ = to_hsv(sub).unbind(dim=-3)
+                h_ = h_.add(f.view(-1, 1, 1).to(h_.dtype)).remainder_(1.0)
+                sub = to_rgb(torch.stack((h_, s_, v_), dim=-3))
+            x[mask] = sub
+    return x
+
+
+def _table() -> dict[type, Impl]:
+    from torchvision.transforms import v2
+
+    return {
+        v2.RandomHorizontalFlip: _flip(-1),
+        v2.RandomVerticalFlip: _flip(-2),
+        v2.RandomGrayscale: random_grayscale,
+        v2.RandomCrop: random_crop,
+        v2.RandomRotation: random_rotation,
+        v2.RandomAffine: random_affine,
+        v2.ColorJitter: color_jitter,
+    }
+
+
+BATCHED: dict[type, Impl] = {}
+
+
+def batched_impl(fn: Any) -> Impl | None:
+    """The batched equivalent of exactly this transform class (subclasses may behave differently)."""
+    if not BATCHED:
+        BATCHED.update(_table())
+    return BATCHED.get(type(fn))

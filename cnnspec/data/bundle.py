@@ -1,0 +1,231 @@
+"""The engine's view of the data: splits, sizes and batch iterators.
+
+A :class:`DataBundle` is built once per process by
+:func:`cnnspec.data.build_data`. Each split is a *source* (a dataset, held
+as a resident tensor when it can be) plus the positions of its samples in
+that source plus its transform pipeline. Batches are CPU float32
+``[B, *sample_shape]`` inputs and int64 targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from cnnspec.data.arrays import as_arrays, item_to_tensor, to_float
+from cnnspec.data.pipeline import Pipeline
+from cnnspec.data.splits import batch_seed, eval_shard, train_order
+
+__all__ = ["SPLITS", "Batch", "DataBundle", "Source", "SplitData"]
+
+#: ``(inputs [B, *sample_shape] float32, targets [B] int64)``
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+SPLITS = ("train", "val", "test")
+_CODES = {"train": 1, "val": 2, "test": 3}
+
+
+class Source:
+    """One dataset object, with its resident ``(images, targets)`` when it has them."""
+
+    def __init__(self, dataset: Any, arrays: tuple[torch.Tensor, torch.Tensor] | None) -> None:
+        self.dataset = dataset
+        self.arrays = arrays
+
+    @classmethod
+    def of(cls, dataset: Any, *, in_memory: bool | None) -> Source:
+        arrays = None if in_memory is False else as_arrays(dataset, force=in_memory is True)
+        return cls(dataset, arrays)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.arrays is not None
+
+    def __len__(self) -> int:
+        return int(self.arrays[1].shape[0]) if self.arrays is not None else len(self.dataset)
+
+    def gather(self, index: torch.Tensor) -> torch.Tensor:
+        """A float batch from the resident tensor (a new tensor)."""
+        assert self.arrays is not None
+        return to_float(self.arrays[0].index_select(0, index))
+
+    def targets(self, index: torch.Tensor) -> torch.Tensor:
+        if self.arrays is not None:
+            return self.arrays[1].index_select(0, index)
+        return torch.tensor([int(self.dataset[int(i)][1]) for i in index], dtype=torch.int64)
+
+    def items(self, index: Sequence[int]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Float samples (possibly of different sizes) and their targets, read one by one."""
+        if self.arrays is not None:
+            idx = torch.as_tensor(list(index), dtype=torch.int64)
+            return list(self.gather(idx).unbind(0)), self.arrays[1].index_select(0, idx)
+        images, targets = [], []
+        for i in index:
+            image, target = self.dataset[int(i)]
+            images.append(to_float(item_to_tensor(image)))
+            targets.append(int(target))
+        return images, torch.tensor(targets, dtype=torch.int64)
+
+
+class _BatchReader:
+    """A map-style dataset whose items are whole batches: ``key = (indices, seed)``.
+
+    Handing whole batches to DataLoader workers keeps augmentation seeded per
+    batch (the same numbers with 0 or 8 workers) and lets the pipeline run
+    batched as soon as the samples agree in shape.
+    """
+
+    def __init__(self, source: Source, pipeline: Pipeline) -> None:
+        self.source = source
+        self.pipeline = pipeline
+
+    def __getitem__(self, key: tuple[list[int], int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key
+        images, targets = self.source.items(index)
+        x = self.pipeline.run_items(images, torch.Generator().manual_seed(seed))
+        return x, targets
+
+
+@dataclass
+class SplitData:
+    """One split: where its samples are, and how they are transformed."""
+
+    name: str
+    source: Source
+    positions: torch.Tensor
+    pipeline: Pipeline
+    shuffle: bool
+
+    def __len__(self) -> int:
+        return int(self.positions.shape[0])
+
+
+@dataclass
+class DataBundle:
+    """Batches for the engine; see :func:`cnnspec.data.build_data`.
+
+    The training order is a pure function of ``(seed, epoch)``, validation
+    and test run in a fixed order, and every batch's augmentation is seeded
+    by ``(seed, split, epoch, batch, rank)``: a run resumed at
+    ``(epoch, start_batch)`` sees exactly the batches an uninterrupted run
+    would have seen. With ``world_size > 1`` each rank gets its own shard.
+    """
+
+    classes: list[str]
+    num_classes: int
+    sample_shape: tuple[int, ...]
+    batch_size: int
+    seed: int
+    splits: dict[str, SplitData] = field(repr=False)
+    rank: int = 0
+    world_size: int = 1
+    num_workers: int = 0
+    drop_last: bool = False
+    dataset_name: str = ""
+    normalize: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list, repr=False)
+    eval_pipeline: Pipeline = field(default_factory=Pipeline, repr=False)
+
+    def has(self, split: str) -> bool:
+        """Whether the split exists ("train", "val" or "test")."""
+        self._check_name(split)
+        return split in self.splits
+
+    def size(self, split: str) -> int:
+        """Samples of the split this rank sees per epoch (training shards are padded to equal size)."""
+        data = self._get(split)
+        n, ws = len(data), self.world_size
+        if data.shuffle:
+            n = -(-n // ws)
+            return (n // self.batch_size) * self.batch_size if split == "train" and self.drop_last else n
+        return len(range(self.rank, n, ws))
+
+    def num_batches(self, split: str) -> int:
+        n = self.size(split)
+        if split == "train" and self.drop_last:
+            return n // self.batch_size
+        return -(-n // self.batch_size)
+
+    def in_memory(self, split: str) -> bool:
+        """Whether the split takes the resident-tensor path."""
+        return self._get(split).source.in_memory
+
+    def loader(self, split: str, *, epoch: int = 0, start_batch: int = 0) -> Iterator[Batch]:
+        """``(inputs, targets)`` batches of one epoch, from ``start_batch`` on."""
+        data = self._get(split)
+        order = data.positions[self._order(split, epoch)]
+        bs, count = self.batch_size, self.num_batches(split)
+        if not 0 <= start_batch <= count:
+            raise ValueError(f"start_batch {start_batch} is outside 0..{count} for the {split} split")
+        seed_epoch = epoch if data.shuffle else 0
+        seeds = [batch_seed(self.seed, _CODES[split], seed_epoch, b, self.rank) for b in range(count)]
+        if data.source.in_memory:
+            return self._resident(data, order, seeds, start_batch)
+        keys = [(order[b * bs:(b + 1) * bs].tolist(), seeds[b]) for b in range(start_batch, count)]
+        return self._per_item(data, keys)
+
+    def sample_batch(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's first ``n`` samples with the evaluation transforms (no augmentation), for pictures."""
+        data = self._get(split)
+        index = data.positions[:n]
+        g = torch.Generator().manual_seed(batch_seed(self.seed, 0, 0, 0, 0))
+        images, targets = data.source.items(index.tolist())
+        return self.eval_pipeline.run_items(images, g), targets
+
+    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo the pipelines' ``normalize`` steps and clamp to [0, 1], to show inputs as images."""
+        for mean, std in reversed(self.normalize):
+            x = x * std.view(-1, 1, 1) + mean.view(-1, 1, 1)
+        return x.clamp(0, 1)
+
+    def summary(self) -> dict[str, Any]:
+        """Plain facts for logs and the run directory."""
+        return {
+            "dataset": self.dataset_name,
+            "classes": len(self.classes),
+            "sample_shape": list(self.sample_shape),
+            "batch_size": self.batch_size,
+            "splits": {name: {"samples": len(d), "in_memory": d.source.in_memory}
+                       for name, d in self.splits.items()},
+            "rank": self.rank,
+            "world_size": self.world_size,
+        }
+
+    # -- internals ---------------------------------------------------------------------
+    def _check_name(self, split: str) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+
+    def _get(self, split: str) -> SplitData:
+        self._check_name(split)
+        if split not in self.splits:
+            raise KeyError(f"this dataset has no {split} split (check has({split!r}) first)")
+        return self.splits[split]
+
+    def _order(self, split: str, epoch: int) -> torch.Tensor:
+        """This rank's positions (into the split) for an epoch."""
+        data = self._get(split)
+        if data.shuffle:
+            order = train_order(len(data), seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size)
+        else:
+            order = eval_shard(len(data), rank=self.rank, world_size=self.world_size)
+        if split == "train" and self.drop_last:
+            order = order[: (order.shape[0] // self.batch_size) * self.batch_size]
+        return order
+
+    def _resident(self, data: SplitData, order: torch.Tensor, seeds: list[int],
+                  start: int) -> Iterator[Batch]:
+        bs = self.batch_size
+        for b in range(start, len(seeds)):
+            index = order[b * bs:(b + 1) * bs]
+            x = data.pipeline.run_batch(data.source.gather(index), torch.Generator().manual_seed(seeds[b]))
+            yield x, data.source.targets(index)
+
+    def _per_item(self, data: SplitData, keys: list[tuple[list[int], int]]) -> Iterator[Batch]:
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(_BatchReader(data.source, data.pipeline), batch_size=None, sampler=keys,
+                            num_workers=self.num_workers, persistent_workers=False)
+        yield from loader
