@@ -54,7 +54,10 @@ def _adaptive_params(n: int) -> type[LayerParams]:
     return AdaptiveParams
 
 
-def make_pool_infer(n: int):
+def make_pool_infer(n: int, *, input_covers_kernel: bool = False):
+    """``input_covers_kernel``: torch's 3-D average pool also requires every
+    unpadded input dim to be at least the kernel (found by the differential test)."""
+
     def infer(p, shape, ctx: ShapeContext) -> LayerShape:
         ctx.require_rank([n, n + 1], f"optional channels and {n} spatial")
         k = ntuple(p.kernel_size, n)
@@ -71,6 +74,13 @@ def make_pool_infer(n: int):
         out = []
         for size, ki, si, pi, di, dim in zip(sizes, k, s, pad, d, dim_names(n)):
             o = pool_size(size, ki, si, pi, di, p.ceil_mode)
+            if input_covers_kernel:
+                ctx.require_positive(
+                    size - ki + 1, what=f"{dim} {size} minus kernel_size {ki} plus 1",
+                    arithmetic=f"{size} - {ki} + 1 = {size - ki + 1} (AvgPool3d needs the unpadded input to cover "
+                    "the kernel)",
+                    hint=f"kernel_size <= {size}" if isinstance(size, int) else None,
+                )
             hint = None
             if isinstance(size, int):
                 hint = f"kernel_size <= {(size + 2 * pi - 1) // di + 1}, or a larger input."
@@ -103,7 +113,8 @@ for _n in (1, 2, 3):
     LAYERS += [
         LayerType(f"MaxPool{_n}d", _max_params(_n), make_pool_infer(_n), torch_module(f"MaxPool{_n}d"),
                   prefix="pool", doc="Max pooling; stride defaults to kernel_size."),
-        LayerType(f"AvgPool{_n}d", _avg_params(_n), make_pool_infer(_n), torch_module(f"AvgPool{_n}d"),
+        LayerType(f"AvgPool{_n}d", _avg_params(_n), make_pool_infer(_n, input_covers_kernel=_n == 3),
+                  torch_module(f"AvgPool{_n}d"),
                   prefix="pool", doc="Average pooling; stride defaults to kernel_size."),
         LayerType(f"AdaptiveAvgPool{_n}d", _adaptive_params(_n), make_adaptive_infer(_n),
                   torch_module(f"AdaptiveAvgPool{_n}d"), prefix="gap",
