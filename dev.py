@@ -42,8 +42,25 @@ def ensure_venv() -> None:
 
 
 def run(argv: list[str]) -> int:
-    specs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
-    return subprocess.call([str(BIN / "cnnspec"), "validate", "--quiet", *specs, *argv], cwd=ROOT)
+    """The main job: train specs/digits.yaml (offline) and say where the results are.
+
+    Extra arguments go to ``cnnspec train`` (e.g. ``--epochs 3``, ``--device cpu``).
+    """
+    spec = ROOT / "specs" / "digits.yaml"
+    runs = ROOT / "runs" / "digits"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    code = subprocess.call([str(BIN / "cnnspec"), "train", str(spec.relative_to(ROOT)), *argv], cwd=ROOT)
+    new = sorted(set(runs.iterdir()) - before) if runs.is_dir() else []
+    if code == 0 and new:
+        run_dir = new[-1]
+        print(f"\nresults in {run_dir.relative_to(ROOT)}/:")
+        for item in sorted(run_dir.iterdir()):
+            print(f"  {item.name}{'/' if item.is_dir() else ''}")
+        if any(run_dir.rglob("events.out.tfevents.*")):
+            print(f"curves: {BIN.relative_to(ROOT) / 'tensorboard'} --logdir {run_dir.relative_to(ROOT)}")
+        print(f"re-evaluate: {BIN.relative_to(ROOT) / 'cnnspec'} evaluate {run_dir.relative_to(ROOT) / 'spec.yaml'}"
+              " --checkpoint <a .pt file of the run>")
+    return code
 
 
 def test(argv: list[str]) -> int:
