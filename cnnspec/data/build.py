@@ -21,6 +21,7 @@ from cnnspec.data.bundle import DataBundle, Source, SplitData
 from cnnspec.data.pipeline import Pipeline, PipelineShapeError, Step
 from cnnspec.data.protocol import DatasetError, DatasetSplits
 from cnnspec.data.splits import batch_seed, fraction_split, range_split
+from cnnspec.data.static import input_mismatch
 from cnnspec.exceptions import PluginError
 from cnnspec.loading import Document, PathKey, format_path
 from cnnspec.spec_components import resolve_ref
@@ -45,6 +46,10 @@ def build_data(spec: Spec, *, rank: int = 0, world_size: int = 1) -> DataBundle:
                         hint="add e.g.  data: {dataset: digits, batch_size: 64}")
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
+    if world_size > data.batch_size:
+        raise doc.error(f"data.batch_size: {data.batch_size} is smaller than the {world_size} processes",
+                        ("data", "batch_size"),
+                        hint=f"batch_size is the global batch, split across processes: use at least {world_size}")
     name = split_ref(data.dataset)[0]
     splits = _load_dataset(data, doc, spec.plugins)
     common = build_steps(data.transforms, "transforms", doc, spec.plugins)
@@ -70,7 +75,10 @@ def build_data(spec: Spec, *, rank: int = 0, world_size: int = 1) -> DataBundle:
         parts["test"] = SplitData("test", test_src, torch.arange(len(test_src)), eval_pipe, shuffle=False)
 
     sample_shape = _check_shapes(parts, train_pipe, eval_pipe, data, doc, name, seed)
-    _check_input(spec, sample_shape, name, bool(data.transforms or data.train_transforms or data.eval_transforms))
+    mismatch = input_mismatch(spec, sample_shape, name,
+                              bool(data.transforms or data.train_transforms or data.eval_transforms))
+    if mismatch is not None:
+        raise mismatch
     classes = _classes(splits, train_src)
     _check_targets(parts, len(classes), doc, name)
     return DataBundle(
@@ -317,19 +325,3 @@ def _check_shapes(parts: dict[str, SplitData], train_pipe: Pipeline, eval_pipe: 
                 hint="make train_transforms and eval_transforms end at the same size "
                      "(e.g. randomcrop 28 for training, centercrop 28 for evaluation)")
     return shape
-
-
-def _check_input(spec: Spec, shape: tuple[int, ...], name: str, transformed: bool) -> None:
-    want = spec.input
-    fits = len(want) == len(shape) and all(isinstance(w, str) or w == s for w, s in zip(want, shape))
-    if fits:
-        return
-    after = " after the transforms" if transformed else ""
-    hint = f"write input: {list(shape)}"
-    if len(want) == len(shape) and transformed:
-        hint += ", or change the transforms (resize, centercrop, grayscale...)"
-    elif len(want) == len(shape):
-        hint += ", or add transforms that give the input's shape (resize, grayscale...)"
-    shown = "[" + ", ".join(str(w) for w in want) + "]"
-    raise spec.document.error(f"input: {shown}, but {name} gives {list(shape)} samples{after}", ("input",),
-                              hint=hint)

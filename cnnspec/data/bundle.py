@@ -17,7 +17,7 @@ import torch
 
 from cnnspec.data.arrays import as_arrays, item_to_tensor, to_float
 from cnnspec.data.pipeline import Pipeline
-from cnnspec.data.splits import batch_seed, eval_shard, train_order
+from cnnspec.data.splits import batch_seed, shard_batches, train_order
 
 __all__ = ["SPLITS", "Batch", "DataBundle", "Source", "SplitData"]
 
@@ -111,7 +111,9 @@ class DataBundle:
     and test run in a fixed order, and every batch's augmentation is seeded
     by ``(seed, split, epoch, batch, rank)``: a run resumed at
     ``(epoch, start_batch)`` sees exactly the batches an uninterrupted run
-    would have seen. With ``world_size > 1`` each rank gets its own shard.
+    would have seen. With ``world_size > 1`` ``batch_size`` is the global
+    batch and each rank gets its slice of every batch (see
+    :mod:`cnnspec.data.splits`).
     """
 
     classes: list[str]
@@ -134,19 +136,12 @@ class DataBundle:
         return split in self.splits
 
     def size(self, split: str) -> int:
-        """Samples of the split this rank sees per epoch (training shards are padded to equal size)."""
-        data = self._get(split)
-        n, ws = len(data), self.world_size
-        if data.shuffle:
-            n = -(-n // ws)
-            return (n // self.batch_size) * self.batch_size if split == "train" and self.drop_last else n
-        return len(range(self.rank, n, ws))
+        """Samples of the split this rank sees per epoch."""
+        return sum(int(b.shape[0]) for b in self._batches(split, 0))
 
     def num_batches(self, split: str) -> int:
-        n = self.size(split)
-        if split == "train" and self.drop_last:
-            return n // self.batch_size
-        return -(-n // self.batch_size)
+        """Batches per epoch (the same on every rank)."""
+        return len(self._batches(split, 0))
 
     def in_memory(self, split: str) -> bool:
         """Whether the split takes the resident-tensor path."""
@@ -155,16 +150,15 @@ class DataBundle:
     def loader(self, split: str, *, epoch: int = 0, start_batch: int = 0) -> Iterator[Batch]:
         """``(inputs, targets)`` batches of one epoch, from ``start_batch`` on."""
         data = self._get(split)
-        order = data.positions[self._order(split, epoch)]
-        bs, count = self.batch_size, self.num_batches(split)
-        if not 0 <= start_batch <= count:
-            raise ValueError(f"start_batch {start_batch} is outside 0..{count} for the {split} split")
+        batches = self._batches(split, epoch)
+        if not 0 <= start_batch <= len(batches):
+            raise ValueError(f"start_batch {start_batch} is outside 0..{len(batches)} for the {split} split")
         seed_epoch = epoch if data.shuffle else 0
-        seeds = [batch_seed(self.seed, _CODES[split], seed_epoch, b, self.rank) for b in range(count)]
+        keys = [(data.positions[index], batch_seed(self.seed, _CODES[split], seed_epoch, b, self.rank))
+                for b, index in enumerate(batches)][start_batch:]
         if data.source.in_memory:
-            return self._resident(data, order, seeds, start_batch)
-        keys = [(order[b * bs:(b + 1) * bs].tolist(), seeds[b]) for b in range(start_batch, count)]
-        return self._per_item(data, keys)
+            return self._resident(data, keys)
+        return self._per_item(data, [(index.tolist(), seed) for index, seed in keys])
 
     def sample_batch(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The split's first ``n`` samples with the evaluation transforms (no augmentation), for pictures."""
@@ -204,23 +198,16 @@ class DataBundle:
             raise KeyError(f"this dataset has no {split} split (check has({split!r}) first)")
         return self.splits[split]
 
-    def _order(self, split: str, epoch: int) -> torch.Tensor:
-        """This rank's positions (into the split) for an epoch."""
+    def _batches(self, split: str, epoch: int) -> list[torch.Tensor]:
+        """This rank's positions (into the split) for each batch of an epoch."""
         data = self._get(split)
-        if data.shuffle:
-            order = train_order(len(data), seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size)
-        else:
-            order = eval_shard(len(data), rank=self.rank, world_size=self.world_size)
-        if split == "train" and self.drop_last:
-            order = order[: (order.shape[0] // self.batch_size) * self.batch_size]
-        return order
+        order = train_order(len(data), seed=self.seed, epoch=epoch) if data.shuffle else torch.arange(len(data))
+        return shard_batches(order, self.batch_size, rank=self.rank, world_size=self.world_size,
+                             drop_last=self.drop_last and split == "train")
 
-    def _resident(self, data: SplitData, order: torch.Tensor, seeds: list[int],
-                  start: int) -> Iterator[Batch]:
-        bs = self.batch_size
-        for b in range(start, len(seeds)):
-            index = order[b * bs:(b + 1) * bs]
-            x = data.pipeline.run_batch(data.source.gather(index), torch.Generator().manual_seed(seeds[b]))
+    def _resident(self, data: SplitData, keys: list[tuple[torch.Tensor, int]]) -> Iterator[Batch]:
+        for index, seed in keys:
+            x = data.pipeline.run_batch(data.source.gather(index), torch.Generator().manual_seed(seed))
             yield x, data.source.targets(index)
 
     def _per_item(self, data: SplitData, keys: list[tuple[list[int], int]]) -> Iterator[Batch]:

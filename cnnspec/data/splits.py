@@ -1,14 +1,16 @@
-"""Which samples each split, epoch and rank sees: pure functions of seeds.
+"""Which samples each split, epoch, batch and rank sees: pure functions of seeds.
 
 * the validation split is ``torch.utils.data.random_split`` with a seeded
   generator (``val_split``) or a fixed index range (``val_indices``);
-* the training order of an epoch is ``DistributedSampler``'s: a
-  ``randperm`` seeded with ``seed + epoch``, padded to a multiple of the
-  world size and dealt out ``rank::world_size`` (so every rank runs the same
-  number of batches, as DDP requires);
-* validation and test keep their order and are dealt out without padding,
-  so the shards are disjoint and together complete (metrics are summed
-  across ranks, never averaged per rank).
+* the training order of an epoch is a ``randperm`` seeded with
+  ``seed + epoch`` (what ``DistributedSampler`` draws); validation and test
+  keep their order;
+* with several processes, ``batch_size`` is the global batch: every rank
+  takes its contiguous slice of each global batch (``tensor_split``), so the
+  ranks together see exactly the single-process batches, disjoint and
+  complete, and DDP's gradient average equals the single-process gradient.
+  A last global batch smaller than the number of ranks is merged into the
+  one before, so no rank ever gets an empty batch.
 
 A resumed run recomputes the same order from ``(seed, epoch)`` and skips
 ``start_batch`` batches: it sees exactly what the uninterrupted run saw.
@@ -21,7 +23,7 @@ import struct
 
 import torch
 
-__all__ = ["batch_seed", "eval_shard", "fraction_split", "range_split", "train_order"]
+__all__ = ["batch_seed", "fraction_split", "range_split", "shard_batches", "train_order"]
 
 
 def fraction_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,22 +45,22 @@ def range_split(n: int, start: int, stop: int) -> tuple[torch.Tensor, torch.Tens
     return torch.cat([everything[:start], everything[stop:]]), everything[start:stop]
 
 
-def train_order(n: int, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
-    """This rank's positions for one training epoch (DistributedSampler semantics)."""
-    g = torch.Generator().manual_seed(seed + epoch)
-    order = torch.randperm(n, generator=g)
-    if world_size > 1:
-        total = -(-n // world_size) * world_size
-        if total > n:
-            repeats = -(-(total - n) // n)
-            order = torch.cat([order, order.repeat(repeats)[: total - n]])
-        order = order[rank:total:world_size]
-    return order
+def train_order(n: int, *, seed: int, epoch: int) -> torch.Tensor:
+    """The global order of one training epoch."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
 
 
-def eval_shard(n: int, *, rank: int = 0, world_size: int = 1) -> torch.Tensor:
-    """This rank's positions for validation/test: in order, disjoint, no padding."""
-    return torch.arange(rank, n, world_size, dtype=torch.int64)
+def shard_batches(order: torch.Tensor, batch_size: int, *, rank: int = 0, world_size: int = 1,
+                  drop_last: bool = False) -> list[torch.Tensor]:
+    """This rank's part of every global batch of ``order``."""
+    if drop_last:
+        order = order[: (order.shape[0] // batch_size) * batch_size]
+    batches = list(order.split(batch_size))
+    if world_size == 1:
+        return batches
+    if len(batches) > 1 and batches[-1].shape[0] < world_size:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return [b.tensor_split(world_size)[rank] for b in batches]
 
 
 def batch_seed(*parts: int) -> int:
