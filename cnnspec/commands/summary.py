@@ -4,9 +4,10 @@ side by side with torchinfo's view of the built model, totals checked."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from cnnspec.exceptions import CnnspecError
+from cnnspec.exceptions import CnnspecError, ShapeError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -25,7 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.spec import load_spec
 
     spec = load_spec(args.file, overrides=args.overrides)
-    trace = infer_shapes(spec)
+    try:
+        trace = infer_shapes(spec)
+    except ShapeError as exc:
+        from cnnspec.fixits import fixes_for, format_error
+
+        print(format_error(exc, fixes_for(spec, exc)), file=sys.stderr)
+        return 2
     print(f"{args.file}: {totals_line(trace)}")
     print(table(trace))
     if args.torchinfo:

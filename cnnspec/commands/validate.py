@@ -32,11 +32,18 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
     from cnnspec.report import trace_json
     from cnnspec.spec import load_spec
 
+    spec = None
     try:
-        trace = infer_shapes(load_spec(file, overrides=overrides))
+        spec = load_spec(file, overrides=overrides)
+        trace = infer_shapes(spec)
     except SpecError as exc:
+        from cnnspec.fixits import fixes_for
+
+        errors = [e.to_dict() for e in exc.all_errors()]
+        fixes = fixes_for(spec, exc)
+        errors[0]["fixes"] = [f.to_dict() for f in fixes]
         return {"file": file, "valid": False, "input_shape": None, "output_shape": None, "params": None,
-                "macs": None, "layers": [], "errors": [e.to_dict() for e in exc.all_errors()], "_exc": exc}
+                "macs": None, "layers": [], "errors": errors, "_exc": exc, "_fixes": fixes}
     return {"file": file, "valid": True, **trace_json(trace), "errors": [], "_trace": trace}
 
 
@@ -47,12 +54,14 @@ def run(args: argparse.Namespace) -> int:
     for n, file in enumerate(args.files):
         result = check(file, args.overrides)
         ok &= result["valid"]
-        exc, trace = result.pop("_exc", None), result.pop("_trace", None)
+        exc, trace, fixes = result.pop("_exc", None), result.pop("_trace", None), result.pop("_fixes", [])
         if args.format == "json":
             print(json.dumps(result), flush=True)
             continue
         if exc is not None:
-            print(exc.format(), file=sys.stderr, flush=True)
+            from cnnspec.fixits import format_error
+
+            print(format_error(exc, fixes), file=sys.stderr, flush=True)
             continue
         if args.quiet:
             print(f"{file}: ok — {totals_line(trace)}")
