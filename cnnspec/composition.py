@@ -484,6 +484,8 @@ def compose_document(doc: Document, overrides: Sequence[str] = ()) -> Composed:
     """Bases merged, overrides applied, variables interpolated; with provenance."""
     files = [doc.file]
     if isinstance(doc.data, dict):
+        # composing edits in place; never the caller's own dicts (load_spec(dict) shares them)
+        doc.data = copy.deepcopy(doc.data)
         real = [] if doc.file.startswith("<") else [os.path.realpath(doc.file)]
         doc = _resolve_extends(doc, real, files)
     elif overrides:

@@ -303,3 +303,12 @@ def test_set_errors(tmp_path, override, message):
     write(tmp_path, {"base.yaml": BASE})
     with pytest.raises(SpecError, match=message):
         compose(tmp_path / "base.yaml", (override,))
+
+
+def test_composing_a_dict_leaves_the_callers_data_alone():
+    data = {"vars": {"w": 4}, "input": [3, 8, 8], "model": [{"conv2d": {"out_channels": "${vars.w}",
+                                                                        "kernel_size": 3}}]}
+    before = repr(data)
+    spec = load_spec(data, overrides=["model[0].conv2d.kernel_size=5"])
+    assert spec.document.data["model"][0]["conv2d"] == {"out_channels": 4, "kernel_size": 5}
+    assert repr(data) == before
