@@ -309,9 +309,15 @@ def diff_traces(a: ShapeTrace, b: ShapeTrace) -> SpecDiff:
     return SpecDiff(a, b, fields, changes, unchanged)
 
 
-def diff_specs(a: Spec, b: Spec) -> SpecDiff:
-    """Infer both specs' shapes and compare them."""
-    return diff_traces(infer_shapes(a), infer_shapes(b))
+def diff_specs(a: Spec, b: Spec, *, at: int | None = None) -> SpecDiff:
+    """Infer both specs' shapes and compare them; ``at`` binds every symbolic
+    input dim to that size, so symbolic specs compare in plain numbers."""
+    def trace(spec: Spec) -> ShapeTrace:
+        if at is None:
+            return infer_shapes(spec)
+        return infer_shapes(spec, input_shape=[at if isinstance(d, str) else d for d in spec.input])
+
+    return diff_traces(trace(a), trace(b))
 
 
 # -- text ------------------------------------------------------------------------------

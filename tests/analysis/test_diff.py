@@ -126,3 +126,18 @@ def test_cli_invalid_side_exits_2(tmp_path, capsys):
     path = str(tmp_path / "a.yaml")
     assert main(["diff", path, path, "--set-b", "model[0].conv2d.kernel_size=40"]) == 2
     assert "output height would be" in capsys.readouterr().err
+
+
+def test_symbolic_specs_compare_at_a_size(tmp_path, capsys):
+    text = ("input: [3, H, W]\nmodel:\n  - conv2d: {out_channels: 8, kernel_size: 3, stride: 2}\n"
+            "  - adaptiveavgpool2d: {output_size: 1}\n  - flatten\n  - linear: {out_features: 10}\n")
+    symbolic = diff_specs(spec(text), spec(text, "model[0].conv2d.padding=1"))
+    assert "floor" in str(by_name(symbolic, "conv1").after.macs)
+    d = diff_specs(spec(text), spec(text, "model[0].conv2d.padding=1"), at=32)
+    conv1 = by_name(d, "conv1")
+    assert (conv1.before.output_shape, conv1.after.output_shape) == ((8, 15, 15), (8, 16, 16))
+    assert conv1.after.macs == 8 * 3 * 9 * 16 * 16 + 8 * 16 * 16
+    (tmp_path / "s.yaml").write_text(text)
+    path = str(tmp_path / "s.yaml")
+    assert main(["diff", path, path, "--set-b", "model[0].conv2d.padding=1", "--at", "32"]) == 0
+    assert "      output: [8, 15, 15] -> [8, 16, 16]" in capsys.readouterr().out
