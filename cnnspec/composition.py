@@ -7,7 +7,8 @@ spec may name the specs it builds on and change only what differs:
   the extending file; chains allowed, cycles refused). Mappings merge key by
   key, everything else (lists included) is replaced. A component reference
   (``optimizer: {sgd: {...}}``) is identified by its name: the same name
-  merges the arguments, another name replaces the reference.
+  (case-insensitively, as registries match) merges the arguments, another
+  name replaces the reference.
 * ``~key: null`` deletes an inherited key; ``~key: null`` next to ``key:``
   replaces the inherited mapping instead of merging into it.
 * ``vars:`` holds named values; ``${vars.name}`` (or ``${vars.a.b[0]}``) in a
@@ -212,13 +213,31 @@ def _merge_docs(base: Document, over: Document) -> Document:
     return Document(data, over.file, pos.values, pos.keys)
 
 
-def _is_ref_switch(path: PathKey, a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return path in _REF_PATHS and len(a) == 1 and len(b) == 1 and set(a) != set(b)
+def _ref_names(path: PathKey, a: dict[str, Any], b: dict[str, Any]) -> tuple[str, str] | None:
+    """The two names when ``path`` holds a ``{name: {args}}`` reference on both sides."""
+    if path in _REF_PATHS and len(a) == 1 and len(b) == 1:
+        return next(iter(a)), next(iter(b))
+    return None
 
 
-def _merge(base: Document, a: Any, over: Document, b: Any, path: PathKey, pos: _Positions) -> Any:
-    if not (isinstance(a, dict) and isinstance(b, dict)) or _is_ref_switch(path, a, b):
+def _merge(base: Document, a: Any, over: Document, b: Any, path: PathKey, pos: _Positions,
+           bpath: PathKey | None = None) -> Any:
+    """``b`` merged over ``a``; both live at ``path`` (``a`` at ``bpath`` in its own document)."""
+    bpath = path if bpath is None else bpath
+    if not (isinstance(a, dict) and isinstance(b, dict)):
         return pos.take(over, b, path)
+    names = _ref_names(path, a, b)
+    if names is not None:
+        old, new = names
+        if old.lower() != new.lower():
+            return pos.take(over, b, path)  # another component: replace the reference
+        # the same component (names match case-insensitively, as registries do): merge its arguments
+        kpath = (*path, new)
+        merged = _merge(base, a[old], over, b[new], kpath, pos, (*bpath, old))
+        if kpath in over.key_positions:
+            pos.keys[kpath] = over.key_positions[kpath]
+        pos.values[path] = over.positions.get(path) or base.positions.get(bpath)  # type: ignore[assignment]
+        return {new: merged}
     deletes: set[str] = set()
     for key, value in b.items():
         if not key.startswith(DELETE_PREFIX):
@@ -234,17 +253,17 @@ def _merge(base: Document, a: Any, over: Document, b: Any, path: PathKey, pos: _
         deletes.add(name)
     out: dict[str, Any] = {}
     for key, value in a.items():
-        kpath = (*path, key)
+        kpath, kbase = (*path, key), (*bpath, key)
         if key in b:
             out[key] = pos.take(over, b[key], kpath) if key in deletes else \
-                _merge(base, value, over, b[key], kpath, pos)
-            kloc = over.key_positions.get(kpath) or base.key_positions.get(kpath)
+                _merge(base, value, over, b[key], kpath, pos, kbase)
+            kloc = over.key_positions.get(kpath) or base.key_positions.get(kbase)
             if kloc is not None:
                 pos.keys[kpath] = kloc
         elif key not in deletes:
-            out[key] = pos.take(base, value, kpath)
-            if kpath in base.key_positions:
-                pos.keys[kpath] = base.key_positions[kpath]
+            out[key] = pos.take(base, value, kpath, kbase)
+            if kbase in base.key_positions:
+                pos.keys[kpath] = base.key_positions[kbase]
     for key, value in b.items():
         if key in a or key.startswith(DELETE_PREFIX):
             continue
@@ -252,7 +271,7 @@ def _merge(base: Document, a: Any, over: Document, b: Any, path: PathKey, pos: _
         out[key] = pos.take(over, value, kpath)
         if kpath in over.key_positions:
             pos.keys[kpath] = over.key_positions[kpath]
-    loc = over.positions.get(path) or base.positions.get(path)
+    loc = over.positions.get(path) or base.positions.get(bpath)
     if loc is not None:
         pos.values[path] = loc
     return out

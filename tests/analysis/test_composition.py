@@ -183,6 +183,15 @@ def test_component_reference_switch_replaces_same_name_merges(tmp_path):
     assert compose(tmp_path / "lr.yaml").document.data["train"]["optimizer"] == {"sgd": {"lr": 0.01, "momentum": 0.9}}
 
 
+def test_component_names_match_case_insensitively_when_merging(tmp_path):
+    write(tmp_path, {"base.yaml": BASE, "c.yaml": "extends: base.yaml\ntrain: {optimizer: {SGD: {lr: 0.5}}}\n"})
+    doc = compose(tmp_path / "c.yaml").document
+    assert doc.data["train"]["optimizer"] == {"SGD": {"lr": 0.5, "momentum": 0.9}}
+    assert where(doc, ("train", "optimizer", "SGD", "momentum")) == "base.yaml:11"
+    assert where(doc, ("train", "optimizer", "SGD", "lr")) == "c.yaml:2"
+    assert load_spec(str(tmp_path / "c.yaml")).train.optimizer == {"SGD": {"lr": 0.5, "momentum": 0.9}}
+
+
 # -- vars ----------------------------------------------------------------------------
 
 VARS = """\
