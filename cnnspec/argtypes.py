@@ -40,9 +40,9 @@ def _int_ok(v: Any, minimum: int) -> bool:
 
 def Size(n: int, minimum: int = 1, *, allow_none: bool = False) -> Any:
     """An int ``>= minimum`` or a list of ``n`` of them (``None`` entries if allowed)."""
-    noun = "integer" if minimum is None else f"integer >= {minimum}"
-    entry = f"{noun}{' or null' if allow_none else ''}"
-    expected = f"an {noun} or a list of {n} ({entry})" if n > 1 else f"an {noun}"
+    noun = f"integer >= {minimum}"
+    entry = "such integers or nulls" if allow_none else "such integers"
+    expected = f"an {noun} or a list of {n} {entry}" if n > 1 else f"an {noun}"
 
     def validate(value: Any) -> Any:
         if _int_ok(value, minimum):

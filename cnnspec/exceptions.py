@@ -86,7 +86,9 @@ class SpecError(CnnspecError):
     def format_one(self) -> str:
         """``file:line:col: path: message`` plus an indented hint line."""
         head = f"{self.location}: " if self.location else ""
-        where = f"{self.path}: " if self.path and not self.message.startswith(self.path) else ""
+        # messages that name their subject ("model[3] conv2d 'c': ...") need no path prefix
+        top = self.path.split(".")[0].split("[")[0]
+        where = f"{self.path}: " if self.path and not self.message.startswith(top) else ""
         text = f"{head}{where}{self.message}"
         if self.hint:
             text += f"\n  Hint: {self.hint}"

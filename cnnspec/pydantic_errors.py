@@ -101,8 +101,16 @@ def translate(
         else:
             key = _data_prefix(data, loc)
         grouped.setdefault(key, []).append(err)
+    # an unknown key that is a misspelling of a missing one is one mistake, not two
+    misspelled: set[tuple[Any, ...]] = set()
+    for loc, errs in grouped.items():
+        if errs[0]["type"] == "extra_forbidden" and loc:
+            for close in suggest(str(loc[-1]), model_fields_at(model, loc[:-1])):
+                misspelled.add((*loc[:-1], close))
     out: list[SpecError] = []
     for loc, errs in grouped.items():
+        if errs[0]["type"] == "missing" and loc in misspelled:
+            continue
         err = errs[0]
         kind = err["type"]
         field = str(loc[-1]) if loc else ""
@@ -133,6 +141,9 @@ def translate(
             if text not in messages:
                 messages.append(text)
         path = (*base, *loc)
-        where = name_of(path[:-1]) + (f" {field}" if field else "") if loc else name_of(path)
+        if owner and len(loc) == 1:
+            where = f"{owner} {field}"
+        else:
+            where = format_path(path)
         out.append(doc.error(f"{where}: " + "; or ".join(messages), path))
     return out

@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError
 
 from cnnspec.exceptions import SpecError
 from cnnspec.layer import RESERVED_NAMES, LayerParams, LayerType
@@ -41,12 +41,23 @@ __all__ = [
 _SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _check_dim(d: int | str) -> int | str:
+    if isinstance(d, int) and d < 1:
+        raise ValueError(f"input dims must be >= 1, got {d}")
+    if isinstance(d, str) and not _SYMBOL_RE.match(d):
+        raise ValueError(f"a symbolic dim must be a name like H or width, got {d!r}")
+    return d
+
+
+InputDim = Annotated[int | str, AfterValidator(_check_dim)]
+
+
 class SpecDocument(SpecModel):
     """The top level of a spec file."""
 
     name: str | None = Field(default=None, description="a name for the experiment")
     description: str | None = None
-    input: list[int | str] = Field(
+    input: list[InputDim] = Field(
         min_length=1,
         description="per-sample input shape, e.g. [3, 32, 32]; a name such as H is a symbolic dim",
     )
@@ -55,16 +66,6 @@ class SpecDocument(SpecModel):
     train: TrainSpec | None = None
     callbacks: list[Any] = Field(default_factory=list)
     seed: int = 0
-
-    @field_validator("input")
-    @classmethod
-    def _check_input(cls, dims: list[int | str]) -> list[int | str]:
-        for d in dims:
-            if isinstance(d, int) and d < 1:
-                raise ValueError(f"input dims must be >= 1, got {d}")
-            if isinstance(d, str) and not _SYMBOL_RE.match(d):
-                raise ValueError(f"a symbolic dim must be a name like H or width, got {d!r}")
-        return dims
 
 
 # -- containers ------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def parse_spec(doc: Document, *, plugins: PluginSet | None = None) -> Spec:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error(f"a spec is a mapping with input: and model:, got {_kind(data)}", (),
-                        hint="start with:  input: [3, 32, 32]\\nmodel:\\n  - conv2d: {...}")
+                        hint="a spec starts with `input: [3, 32, 32]` and a `model:` list of layers")
     try:
         config = SpecDocument.model_validate(data)
     except ValidationError as exc:
