@@ -178,11 +178,13 @@ def _value(v: Any) -> str:
 
 def _data_changes(a: Any, b: Any, path: PathKey) -> Iterator[FieldChange]:
     """Leaf-level differences of two plain values (dicts by key, equal-length
-    lists of containers by index; a section absent on one side counts as empty)."""
+    lists of containers by index; a top-level section absent on one side
+    counts as empty, a deeper value such as a component reference does not)."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
             yield from _data_changes(a.get(key, MISSING), b.get(key, MISSING), (*path, key))
-    elif (isinstance(a, dict) and b in (None, MISSING)) or (isinstance(b, dict) and a in (None, MISSING)):
+    elif len(path) == 1 and ((isinstance(a, dict) and b in (None, MISSING))
+                             or (isinstance(b, dict) and a in (None, MISSING))):
         yield from _data_changes(a if isinstance(a, dict) else {}, b if isinstance(b, dict) else {}, path)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a != b \
             and all(isinstance(x, (dict, list)) for x in a + b):
@@ -224,7 +226,10 @@ def _layer_fields(a: LayerInfo, b: LayerInfo) -> list[FieldChange]:
         if info.layer_type is not None:
             inferred |= set(getattr(info.layer_type.params, "inferred", ()))
     ka, kb = dict(a.kwargs), dict(b.kwargs)
-    for key in [*ka, *(k for k in kb if k not in ka)]:
+    keys = [*ka, *(k for k in kb if k not in ka)]
+    if a.type != b.type:  # another layer type: only the arguments both have are comparable
+        keys = [k for k in keys if k in ka and k in kb]
+    for key in keys:
         old, new = ka.get(key, MISSING), kb.get(key, MISSING)
         if _plain(old) != _plain(new) and {id(old), id(new)} != {id(None), id(MISSING)}:
             out.append(FieldChange(key, _plain(old), _plain(new), inferred=key in inferred))
