@@ -213,7 +213,8 @@ def build_steps(refs: list[Any], key: str, doc: Document, plugins: PluginSet) ->
             raise doc.error(f"{label}: {_describe(exc)}", name_path,
                             hint=f"see the arguments of {entry.obj.doc or entry.name}") from None
         batched = bool(entry.obj.meta.get("batched", False))
-        steps.append(Step(label, name_path, fn, batched=batched, batch_impl=None if batched else batched_impl(fn)))
+        steps.append(Step(label, name_path, fn, batched=batched, batch_impl=None if batched else batched_impl(fn),
+                          shape_rule=entry.obj.meta.get("shape"), args=args))
     return steps
 
 
@@ -271,6 +272,7 @@ def _run_located(pipeline: Pipeline, source: Source, index: list[int], doc: Docu
         except Exception as exc:
             raise doc.error(f"{step.name} fails on {name}'s {_shapes(shapes)} samples: {_describe(exc)}",
                             step.path) from None
+        _check_rule(step, shapes[0], tuple(items[0].shape) if len(shapes) == 1 else None, doc, name)
     try:
         return pipeline.run_items(images, torch.Generator().manual_seed(g_seed))
     except PipelineShapeError as exc:
@@ -283,6 +285,28 @@ def _run_located(pipeline: Pipeline, source: Source, index: list[int], doc: Docu
         step, x = _failing_step(pipeline, torch.stack(images), g_seed)
         raise doc.error(f"{step.name} fails on a batch of {name}'s {list(x.shape[1:])} samples: {_describe(exc)}",
                         step.path) from None
+
+
+def _check_rule(step: Step, before: tuple[int, ...], after: tuple[int, ...] | None, doc: Document,
+                name: str) -> None:
+    """A step whose real output differs from its own shape rule was given arguments for other samples.
+
+    torchvision broadcasts silently: ``normalize`` with three means turns a
+    one-channel image into three channels instead of failing.
+    """
+    if step.shape_rule is None or after is None:
+        return
+    try:
+        expected = step.shape_rule(before, step.args)
+    except Exception:
+        return
+    if expected is None or tuple(expected) == after:
+        return
+    channels = before[0] if before else 0
+    raise doc.error(f"{step.name} turns {name}'s {list(before)} samples into {list(after)}, "
+                    f"where {list(expected)} was expected", step.path,
+                    hint=f"the samples have {channels} channel(s): per-channel arguments (mean, std, fill...) "
+                         f"need {channels} value(s)")
 
 
 def _failing_step(pipeline: Pipeline, x: torch.Tensor, g_seed: int) -> tuple[Step, torch.Tensor]:

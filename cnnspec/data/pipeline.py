@@ -53,6 +53,9 @@ class Step:
     fn: Callable[[torch.Tensor], torch.Tensor]
     batched: bool = False
     batch_impl: Callable[[Any, torch.Tensor, torch.Generator], torch.Tensor | None] | None = None
+    #: the registry's static rule ``(shape, args) -> shape`` and the spec arguments, to check real shapes
+    shape_rule: Callable[[tuple[int, ...], Any], tuple[int, ...] | None] | None = None
+    args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def random(self) -> bool:
