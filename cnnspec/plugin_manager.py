@@ -56,11 +56,16 @@ AUTOLOAD_ENV = "CNNSPEC_DISABLE_PLUGIN_AUTOLOAD"
 #: built-in plugin name -> module; each registers through the public hooks
 BUILTIN_PLUGINS: dict[str, str] = {
     "layers": "cnnspec.builtin.layers",
+    "backbones": "cnnspec.builtin.backbones",
     "datasets": "cnnspec.builtin.datasets",
     "transforms": "cnnspec.builtin.transforms",
     "optim": "cnnspec.builtin.optim",
     "losses": "cnnspec.builtin.losses",
     "progress": "cnnspec.builtin.progress",
+    "tensorboard": "cnnspec.builtin.tensorboard",
+    "plots": "cnnspec.builtin.plots",
+    "gradcam": "cnnspec.builtin.gradcam",
+    "checkpointing": "cnnspec.builtin.checkpointing",
 }
 
 #: registry kind -> the hook that fills it
@@ -183,7 +188,7 @@ class PluginSet:
             if self._selected(cand, self.disabled):
                 self._skip(cand, DISABLED, f"disabled with -p no:{cand.claimed_as}")
             elif not cand.builtin and not self.autoload and not self._selected(cand, wanted):
-                self._skip(cand, NOT_LOADED, f"{AUTOLOAD_ENV} is set; load it with -p {cand.claimed_as}")
+                self._skip(cand, NOT_LOADED, f"{AUTOLOAD_ENV} is set and it was not named with -p {cand.claimed_as}")
             else:
                 self._import(cand)
         for name in self.enabled:
@@ -267,8 +272,8 @@ class PluginSet:
     # -- registration hooks ---------------------------------------------------------------
     def _collect(self) -> dict[str, Registry[Any]]:
         """Run every plugin's registration hooks once and fill every registry."""
-        inactive = {n: i.notes[-1] if i.notes else i.status for n, i in self.info.items()
-                    if i.status in (DISABLED, NOT_LOADED)}
+        reasons = {DISABLED: "disabled with -p no:NAME", NOT_LOADED: f"{AUTOLOAD_ENV} is set; load with -p NAME"}
+        inactive = {n: reasons[i.status] for n, i in self.info.items() if i.status in reasons}
         registries = {kind: Registry(kind, broken=self.broken, inactive=inactive) for kind in KINDS}
         for name, info in list(self.info.items()):
             if info.status != LOADED:

@@ -110,7 +110,7 @@ class Registry(Generic[T]):
     ``broken`` is shared with the plugin manager so an unknown-name error can
     say which installed plugins provide (or might provide) the name;
     ``inactive`` maps plugins that were found but not loaded (``-p no:NAME``,
-    autoload disabled) to the reason, for the same purpose.
+    autoload disabled) to a short reason, for the same purpose.
     """
 
     kind: str
@@ -198,14 +198,15 @@ class Registry(Generic[T]):
         if close:
             message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
         hints = []
-        unknown_broken = [b for b in self.broken if not b.known]
+        unknown_broken = [b.name for b in self.broken if not b.known]
         if unknown_broken:
-            hints.append(
-                "installed but failed to load, and may provide it: "
-                + "; ".join(b.describe() for b in unknown_broken)
-            )
-        if self.inactive:
-            hints.append("not loaded: " + ", ".join(f"'{n}' ({why})" for n, why in sorted(self.inactive.items())))
+            hints.append("installed but failed to load, and may provide it: "
+                         + ", ".join(f"'{n}'" for n in unknown_broken) + " (see `cnnspec plugins`).")
+        by_reason: dict[str, list[str]] = {}
+        for plugin_name, why in sorted(self.inactive.items()):
+            by_reason.setdefault(why, []).append(f"'{plugin_name}'")
+        for why, names in by_reason.items():
+            hints.append(f"not loaded ({why}): {', '.join(names)}.")
         if not close:
             hints.append(f"known {self.kind}s: " + (", ".join(self.names()) or "(none)"))
         return RegistryError(message, hint=" ".join(hints) if hints else None)
@@ -214,7 +215,7 @@ class Registry(Generic[T]):
         providers = sorted({e.provider.plugin for e in self})
         if plugin in self.inactive:
             return RegistryError(f"unknown {self.kind} '{name}': plugin '{plugin}' is not loaded "
-                                 f"({self.inactive[plugin]})")
+                                 f"({self.inactive[plugin]})", hint=f"load it with -p {plugin}")
         if plugin not in providers:
             close = suggest(plugin, providers)
             extra = f"; did you mean '{close[0]}:{bare}'?" if close else ""
