@@ -7,7 +7,9 @@ candidate edits to the failing layer (and the few spatial layers before it)
 ``padding: same``, removing or setting an inferred count such as
 ``in_features`` — and to the input size are each applied to the resolved
 document, which is validated and shape-checked again; only edits after which
-the whole spec is valid are kept. They are ranked by the size of the change
+the whole spec is valid are kept. An edit that is right but collides with a
+count written explicitly further down (the tutorials' hand-computed
+``in_features: 1250``) comes with the update of that count. They are ranked by the size of the change
 (``|new - old|``, 1 for a flag or a removal, input changes per dim), smallest
 first, edits to the failing layer before edits to earlier ones; edits far
 larger than the best one (over ``max(4 * best, best + 3)``) are dropped.
@@ -50,7 +52,12 @@ _OTHER_LAYER = 0.5  # cost added for an edit outside the failing layer
 
 @dataclass(frozen=True)
 class Fix:
-    """One edit: set (or remove) the value at ``path`` of the resolved spec."""
+    """One edit: set (or remove) the value at ``path`` of the resolved spec.
+
+    ``also`` lists the follow-up edits the main one needs: an explicitly
+    written count downstream (``in_features: 1250``) updated to what the edit
+    makes it. They belong together: the fix is valid with all of them.
+    """
 
     path: PathKey
     old: Any
@@ -58,6 +65,7 @@ class Fix:
     description: str
     cost: float
     location: Location | None = None
+    also: tuple[Fix, ...] = ()
 
     @property
     def action(self) -> str:
@@ -72,6 +80,7 @@ class Fix:
             "action": self.action,
             "description": self.description,
             "location": str(self.location) if self.location else None,
+            "also": [{k: v for k, v in f.to_dict().items() if k not in ("also", "description")} for f in self.also],
         }
 
     def __str__(self) -> str:
@@ -80,7 +89,10 @@ class Fix:
 
 def apply_fix(data: Any, fix: Fix) -> Any:
     """A copy of ``data`` with the fix applied (containers on the path copied, the rest shared)."""
-    return _replace(data, fix.path, fix.new)
+    data = _replace(data, fix.path, fix.new)
+    for more in fix.also:
+        data = _replace(data, more.path, more.new)
+    return data
 
 
 def _replace(data: Any, path: PathKey, value: Any) -> Any:
@@ -118,6 +130,7 @@ class _Search:
         self.doc = spec.document
         self.error = error
         self.checked: dict[str, ShapeTrace | None] = {}
+        self.counts = list(self.explicit_counts())
 
     def validate(self, data: Any) -> ShapeTrace | None:
         """The trace if ``data`` is a valid spec, else ``None`` (memoised)."""
@@ -132,6 +145,46 @@ class _Search:
 
     def works(self, path: PathKey, value: Any) -> ShapeTrace | None:
         return self.validate(_replace(self.doc.data, path, value))
+
+    def explicit_counts(self) -> Iterator[tuple[PathKey, Any, LayerNode, str]]:
+        """Every inferred argument (``in_features``...) the spec writes explicitly."""
+        for node, _ in _leaves(self.spec.layers, ()):
+            item = _get(self.doc.data, node.path)
+            if not isinstance(item, dict) or node.layer_type is None:
+                continue
+            ((type_key, args),) = item.items()
+            for name in getattr(node.layer_type.params, "inferred", ()):
+                if isinstance(args, dict) and name in args:
+                    yield (*node.path, type_key, name), args[name], node, name
+
+    def attempt(self, path: PathKey, value: Any) -> tuple[Fix, ...] | None:
+        """The follow-up edits that make an edit valid: none needed (``()``),
+        the explicit counts it changes (each set to its new inferred value),
+        or ``None`` when it cannot be made valid that way."""
+        data = _replace(self.doc.data, path, value)
+        if self.validate(data) is not None:
+            return ()
+        counts = [c for c in self.counts if c[0][: len(path)] != path]
+        if not counts:
+            return None
+        stripped = data
+        for cpath, *_ in counts:
+            stripped = _replace(stripped, cpath, REMOVE)
+        trace = self.validate(stripped)
+        if trace is None:
+            return None
+        extras = []
+        for cpath, old, node, name in counts:
+            new = _inferred_value(trace, node, name)
+            if new is None:
+                return None
+            if new != old:
+                data = _replace(data, cpath, new)
+                extras.append(Fix(cpath, old, new, f"{format_path(cpath)}: {_text(old)} -> {_text(new)}", 1.0,
+                                  self.doc.locate(cpath)))
+        if not extras or self.validate(data) is None:
+            return None
+        return tuple(extras)
 
     # -- which layers -------------------------------------------------------------------
 
@@ -164,12 +217,13 @@ class _Search:
 
         def make(name: str, old: Any, new: Any, cost: float, why: str = "") -> Fix | None:
             path, value = edit(name, new)
-            if self.works(path, value) is None:
+            also = self.attempt(path, value)
+            if also is None:
                 return None
             shown_old = _text(old) if name in args else f"{_text(old)} (default)"
-            return Fix(path, item if isinstance(item, str) else args.get(name), value,
-                       f"{format_path((*node.path, type_key, name))}: {shown_old} -> {_text(new)}{why}",
-                       cost + extra, self.doc.locate(path))
+            return _with_also(Fix(path, item if isinstance(item, str) else args.get(name), value,
+                                  f"{format_path((*node.path, type_key, name))}: {shown_old} -> {_text(new)}{why}",
+                                  cost + extra, self.doc.locate(path)), also)
 
         for name in _NUMERIC:
             if name not in fields:
@@ -247,12 +301,20 @@ class _Search:
                     new = [d + direction * step if i in group else d for i, d in enumerate(dims)]
                     if any(d < 1 for d in new):
                         break
-                    if self.works(path, new) is not None:
+                    also = self.attempt(path, new)
+                    if also is not None:
                         what = "larger" if direction > 0 else "smaller"
-                        yield Fix(path, dims, new, f"input: {fmt_shape(dims)} -> {fmt_shape(new)} "
-                                  f"(the nearest {what} size that fits)", float(step * len(group)),
-                                  self.doc.locate(path))
+                        yield _with_also(Fix(path, dims, new, f"input: {fmt_shape(dims)} -> {fmt_shape(new)} "
+                                             f"(the nearest {what} size that fits)", float(step * len(group)),
+                                             self.doc.locate(path)), also)
                         break
+
+
+def _with_also(fix: Fix, also: tuple[Fix, ...]) -> Fix:
+    if not also:
+        return fix
+    text = fix.description + ", with " + ", ".join(f.description for f in also)
+    return Fix(fix.path, fix.old, fix.new, text, fix.cost + sum(f.cost for f in also), fix.location, also)
 
 
 def _padding_choices(node: LayerNode) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.cli import main
 from cnnspec.exceptions import ShapeError
-from cnnspec.fixits import REMOVE, apply_fix, format_fixes, suggest_fixes
+from cnnspec.fixits import REMOVE, Fix, apply_fix, format_fixes, suggest_fixes
 from cnnspec.inference import infer_shapes
 from cnnspec.loading import format_path
 from cnnspec.spec import load_spec
@@ -90,6 +90,27 @@ def test_fixed_specs_run_in_torch():
             assert tuple(out.shape[1:]) == infer_shapes(fixed).output_shape, (name, fix)
 
 
+def test_an_edit_comes_with_the_explicit_count_it_changes(capsys):
+    """The tutorials write in_features by hand: a padding fix must update it too."""
+    spec = load_spec(str(BROKEN / "conv_too_small.yaml"), overrides=["model[7]={linear: {out_features: 10, "
+                                                                     "in_features: 1250}}"])
+    with pytest.raises(ShapeError) as info:
+        infer_shapes(spec)
+    fixes = suggest_fixes(spec, info.value)
+    first = fixes[0]
+    assert first.description == ("model[3].conv2d.padding: 0 (default) -> 1, "
+                                 "with model[7].linear.in_features: 1250 -> 50")
+    assert first.cost == 2 and [f.path for f in first.also] == [("model", 7, "linear", "in_features")]
+    assert first.to_dict()["also"] == [{"path": "model[7].linear.in_features", "old": 1250, "new": 50,
+                                        "action": "set", "location": "--set[0]:1:42"}]
+    for fix in fixes:
+        infer_shapes(load_spec(apply_fix(spec.document.data, fix)))
+        # without its follow-up edits the main edit alone would not do
+        if fix.also:
+            with pytest.raises(ShapeError):
+                infer_shapes(load_spec(apply_fix(spec.document.data, Fix(fix.path, fix.old, fix.new, "", 0))))
+
+
 def test_inherited_error_fix_points_into_the_base_file():
     spec, error = broken("extends_small_input.yaml")
     fixes = suggest_fixes(spec, error)
@@ -124,9 +145,9 @@ def test_validate_text_and_json(capsys):
     assert error["fixes"][:2] == [
         {"path": "model[5].linear.in_features", "old": 1250, "new": None, "action": "remove",
          "description": "remove model[5].linear.in_features (1250); it is inferred as 800",
-         "location": f"{path}:9:27"},
+         "location": f"{path}:9:27", "also": []},
         {"path": "model[5].linear.in_features", "old": 1250, "new": 800, "action": "set",
-         "description": "model[5].linear.in_features: 1250 -> 800", "location": f"{path}:9:27"},
+         "description": "model[5].linear.in_features: 1250 -> 800", "location": f"{path}:9:27", "also": []},
     ]
 
 
