@@ -6,7 +6,8 @@ in a canonical form so that equal sizes print alike and compare equal:
 
 * a sum ``const + Σ coeff·atom`` (:class:`Expr`) whose atoms are symbols,
   floors, products and Iverson brackets;
-* ``floor((X + r)/d)`` keeps ``0 <= r < d`` (the integer part is moved out),
+* ``floor((X + r)/d)`` keeps ``-d < r <= 0`` (the integer part is moved out, so a
+  stride-2 convolution reads ``floor((H - 1)/2) + 1`` as in torch's formula),
   divides out common factors, and nests flatly by the identity
   ``floor((floor(M/b) + k)/d) = floor((M + k·b)/(b·d))`` for integer ``M, k``.
 
@@ -195,7 +196,10 @@ def floordiv(x: Dim, d: int) -> Dim:
     if d == 1:
         return x
     terms, const = _as_expr_terms(x)
+    # keep -d < r <= 0 so results read like torch's formula: floor((H - 1)/2) + 1
     q, r = divmod(const, d)
+    if r:
+        q, r = q + 1, r - d
     outside: dict[Atom, int] = {}
     inside: dict[Atom, int] = {}
     for atom, coeff in terms.items():
