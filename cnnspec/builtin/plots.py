@@ -1,0 +1,33 @@
+"""The ``plots`` callback plugin: PNG learning curves, confusion matrix and feature maps.
+
+Listed in a spec as ``callbacks: [plots]`` or ``{plots: {layer: conv2}}``;
+``-p no:plots`` disables it. The callback is
+:class:`cnnspec.callbacks.plots.PlotsCallback`, imported only when a run
+builds it (it needs matplotlib and torch).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cnnspec.component import Component
+from cnnspec.hookspec import hookimpl
+from cnnspec.spec_run import SpecModel
+
+__all__ = ["PlotsParams", "cnnspec_callbacks"]
+
+
+class PlotsParams(SpecModel):
+    """Arguments of ``plots`` in a spec's ``callbacks:``."""
+
+    layer: str | None = Field(default=None, description="layer whose feature maps are drawn; default the first conv")
+    channels: int = Field(default=16, ge=1, le=256, description="feature maps drawn (the first N channels)")
+    every_epoch: bool = Field(default=True, description="rewrite curves.png after every epoch, not only at the end")
+    confusion: bool = Field(default=True, description="draw the confusion matrix at the end")
+    features: bool = Field(default=True, description="draw the feature maps of one image at the end")
+
+
+@hookimpl
+def cnnspec_callbacks() -> list[Component]:
+    return [Component("plots", "cnnspec.callbacks.plots:PlotsCallback", params=PlotsParams,
+                      doc="PNG learning curves, confusion matrix and feature maps in run_dir/plots")]
