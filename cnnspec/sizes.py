@@ -14,7 +14,9 @@ Which dims vary:
   question is then "which sizes does *the model built from this spec*
   accept", so the channel and feature counts inference filled in at the
   spec's own size (``in_features`` of the first Linear...) are pinned: a
-  larger image then fails where torch would, at that Linear.
+  larger image then fails where torch would, at that Linear. (If the spec
+  is invalid at its own size there is no built model: nothing is pinned and
+  the scan says which sizes would work.)
 
 By default all varied dims take the same value ``n`` (square inputs);
 ``vary`` picks a subset and ``fixed`` binds the others.
@@ -144,6 +146,7 @@ class SizeProbe:
     fixed: dict[int, int]
     pinned: dict[str, Any] = field(default_factory=dict)
     size_dependent: dict[str, Any] = field(default_factory=dict)
+    own_size_error: SpecError | None = None
 
     @classmethod
     def create(cls, spec: Spec, vary: Sequence[str] = (), fixed: Mapping[str, int] | None = None) -> SizeProbe:
@@ -173,7 +176,13 @@ class SizeProbe:
                 bound[i] = spec.input[i]  # type: ignore[assignment]
         probe = cls(spec, chosen, bound)
         if not symbolic:
-            values = _inferred_values(spec, infer_shapes(spec))
+            try:
+                own = infer_shapes(spec)
+            except SpecError as exc:
+                # nothing was built at the spec's own size: nothing to pin, every count stays inferred
+                probe.own_size_error = exc
+                return probe
+            values = _inferred_values(spec, own)
             probe.spec, probe.pinned = _pin(spec, values)
             probe.size_dependent = probe._size_dependent(spec, values)
         return probe

@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(f"{args.file}: input {fmt_shape(spec.input)}; {probe.label} for n in {lo}..{hi}")
+        if probe.own_size_error is not None:
+            print(f"the spec is invalid at its own size {fmt_shape(spec.input)}; "
+                  "inferred counts are left free (see the sizes that work below)")
         if probe.size_dependent:
             print("as built at the spec's size: "
                   + ", ".join(f"{k}={v}" for k, v in probe.size_dependent.items()))

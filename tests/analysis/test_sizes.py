@@ -207,3 +207,11 @@ def test_compress_and_period_units():
     assert find_period([False] * 50, 1) is None
     mixed = [n % 6 in (0, 1) for n in range(1, 61)]
     assert find_period(mixed, 1) == Period(1, 6, (0, 1))
+
+
+def test_a_spec_invalid_at_its_own_size_scans_without_pinning(capsys):
+    path = _write(FIXED_LINEAR.replace("[1, 20, 20]", "[1, 5, 5]"))
+    assert main(["sizes", path, "--range", "1..30"]) == 0
+    out = capsys.readouterr().out
+    assert "the spec is invalid at its own size [1, 5, 5]; inferred counts are left free" in out
+    assert "minimum size: 6\n" in out and "valid sizes: 25 of 30: 6..30" in out
