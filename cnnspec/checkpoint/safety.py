@@ -29,8 +29,17 @@ __all__ = ["check_finite", "scan_pickle", "torch_load", "verify_container"]
 def _allowed_globals() -> frozenset[tuple[str, str]]:
     import torch
 
-    allowed = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
-               ("torch._utils", "_rebuild_parameter"), ("torch", "Size"), ("torch", "device")}
+    allowed = {
+        # containers and scalars that optimizer / scheduler state dicts use
+        ("collections", "OrderedDict"), ("collections", "Counter"), ("builtins", "set"), ("builtins", "complex"),
+        ("builtins", "bytearray"), ("_codecs", "encode"),
+        # tensors, parameters and their metadata
+        ("torch", "Size"), ("torch", "device"), ("torch", "Tensor"), ("torch.serialization", "_get_layout"),
+        ("torch.nn.parameter", "Parameter"), ("torch._tensor", "_rebuild_from_type_v2"),
+        *(("torch._utils", f"_rebuild_{kind}") for kind in (
+            "tensor", "tensor_v2", "tensor_v3", "parameter", "parameter_with_state", "sparse_tensor", "qtensor",
+            "meta_tensor_no_storage", "device_tensor_from_cpu_tensor")),
+    }
     for attr in dir(torch):
         obj = getattr(torch, attr, None)
         if isinstance(obj, torch.dtype) or (attr.endswith("Storage") and isinstance(obj, type)):

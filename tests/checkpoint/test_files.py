@@ -251,3 +251,45 @@ def test_remove_unlists_first_and_keeps_alias_targets(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt", "c0.pt", "c2.pt", "last.pt"]
     assert [e["file"] for e in ck.read_manifest(tmp_path)["checkpoints"]] == ["c0.pt", "c2.pt"]
     assert torch.equal(ck.load_checkpoint(tmp_path / "best.pt")["x"], torch.zeros(2))
+
+
+def _schedulers(opt: torch.optim.Optimizer) -> dict:
+    S = torch.optim.lr_scheduler
+    return {
+        "steplr": S.StepLR(opt, 2), "multisteplr": S.MultiStepLR(opt, [2, 4]),
+        "exponentiallr": S.ExponentialLR(opt, 0.9),
+        "cosineannealinglr": S.CosineAnnealingLR(opt, 5), "onecyclelr": S.OneCycleLR(opt, 0.1, total_steps=10),
+        "cycliclr": S.CyclicLR(opt, 0.01, 0.1), "reducelronplateau": S.ReduceLROnPlateau(opt),
+        "cosineannealingwarmrestarts": S.CosineAnnealingWarmRestarts(opt, 3), "lambdalr": S.LambdaLR(opt, lambda e: 1),
+        "linearlr": S.LinearLR(opt), "polynomiallr": S.PolynomialLR(opt), "constantlr": S.ConstantLR(opt),
+        "sequentiallr": S.SequentialLR(opt, [S.LinearLR(opt), S.ExponentialLR(opt, 0.9)], milestones=[2]),
+    }
+
+
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop",
+              "LBFGS"]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_and_scheduler_state_passes_the_allowlist(tmp_path: Path, optimizer: str) -> None:
+    """The static pickle scan must not refuse what torch's own optimizers and schedulers save."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    opt = getattr(torch.optim, optimizer)(model.parameters(), lr=0.01)
+    scheds = _schedulers(opt) if optimizer == "SGD" else {}
+
+    def closure():
+        opt.zero_grad()
+        loss = model(torch.randn(3, 4)).pow(2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        opt.step(closure)
+        for name, s in scheds.items():
+            s.step(1.0) if name == "reducelronplateau" else s.step()
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+             "schedulers": {k: s.state_dict() for k, s in scheds.items()},
+             "scaler": torch.amp.GradScaler("cpu", enabled=True).state_dict()}
+    ck.save_checkpoint(tmp_path, "a.pt", state)
+    _assert_same(state, ck.trainer_state(ck.load_checkpoint(tmp_path / "a.pt")))
