@@ -66,7 +66,7 @@ class LayerParams(BaseModel):
     name; the rest are the torch constructor's keyword arguments.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False, defer_build=True)
 
     #: argument names that are inferred from the input when omitted
     inferred: ClassVar[tuple[str, ...]] = ()
