@@ -24,8 +24,8 @@ from typing import Any
 from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.loading import PathKey, format_path
 
-__all__ = ["ResumePoint", "SpecChange", "check_weights_fit", "find_resume_point", "format_changes", "resume",
-           "spec_changes"]
+__all__ = ["ResumePoint", "SpecChange", "check_weights_fit", "cli_train_arguments", "find_resume_point",
+           "format_changes", "resume", "resume_hint", "spec_changes"]
 
 _ABSENT = object()
 
@@ -182,3 +182,42 @@ def resume(run_dir: str | Path, *, spec: Any = None, overrides: Sequence[str] = 
 
     point = find_resume_point(run_dir, spec=spec, overrides=overrides, force=force, on_skip=on_skip)
     return train(point.spec, run_dir=point.run_dir, resume_state=point.state, **train_options)
+
+
+def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
+    """``cnnspec train`` options as :func:`cnnspec.engine.train` arguments, ``--resume`` settled.
+
+    Without ``--resume`` this passes SPEC, ``--set``, ``--epochs`` and
+    ``--run-dir`` through. With it, the run's newest valid checkpoint is
+    found (skipped files are reported on ``stream``), ``--epochs`` becomes an
+    override checked like any other change, and the run continues in RUN_DIR.
+    """
+    import sys
+
+    stream = stream or sys.stderr
+    resume_dir = getattr(args, "resume", None)
+    plain = {"spec": args.file, "overrides": list(args.overrides), "epochs": args.epochs, "run_dir": args.run_dir}
+    if resume_dir is None:
+        if args.file is None:
+            raise CnnspecError("train: give a SPEC to train, or --resume RUN_DIR to continue a run")
+        return plain
+    for flag, value in (("--run-dir", args.run_dir), ("--dry-run", getattr(args, "dry_run", False))):
+        if value:
+            raise CnnspecError(f"train: --resume continues in RUN_DIR itself and cannot be combined with {flag}")
+    overrides = [*args.overrides, *([f"train.epochs={int(args.epochs)}"] if args.epochs is not None else [])]
+    point = find_resume_point(resume_dir, spec=args.file, overrides=overrides, force=getattr(args, "force", False),
+                              on_skip=lambda p, r: print(f"warning: skipping {p.name}: {r}", file=stream))
+    if point.changes:
+        print(f"warning: continuing with a changed spec (--force):\n{format_changes(point.changes)}", file=stream)
+    print(point.describe(), file=stream, flush=True)
+    return {"spec": point.spec, "overrides": [], "epochs": None, "run_dir": point.run_dir,
+            "resume_state": point.state}
+
+
+def resume_hint(run_dir: Any) -> str:
+    """What to type to continue an interrupted run (empty if it has no checkpoint)."""
+    from cnnspec.checkpoint import checkpoint_dir, read_manifest
+
+    if run_dir is None or read_manifest(checkpoint_dir(run_dir)) is None:
+        return ""
+    return f"resume with: cnnspec train --resume {run_dir}"
