@@ -57,6 +57,8 @@ class LayerInfo:
     location: Location | None = None
     role: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the layer's path in the spec document (``("model", 3)``); ``()`` for synthetic blocks
+    spec_path: tuple[str | int, ...] = ()
 
     @property
     def is_leaf(self) -> bool:
@@ -192,7 +194,7 @@ class _Walker:
             name=node.name, qualname=qual, path=path, kind="layer", type=layer_type.name,
             input_shape=shape, output_shape=tuple(result.shape), params=result.params, macs=result.macs,
             rf=_rf_view(new_rf), kwargs=dict(result.kwargs), layer_type=layer_type, depth=depth,
-            location=ctx.location,
+            location=ctx.location, spec_path=tuple(node.path),
         )
         return info, info.output_shape, new_rf
 
@@ -217,7 +219,7 @@ class _Walker:
             name=node.name, qualname=qual, path=path, kind=node.kind, type=node.kind,
             input_shape=shape, output_shape=out, params=sum(c.params for c in children),
             macs=sum((c.macs for c in children), 0), rf=_rf_view(rf), children=children, depth=depth,
-            location=self.location(node), role=role, extra=extra,
+            location=self.location(node), role=role, extra=extra, spec_path=tuple(node.path),
         )
 
     def block(self, name: str, qual: str, path: str, depth: int, nodes: Sequence[LayerNode], shape: Shape,

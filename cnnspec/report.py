@@ -8,7 +8,16 @@ from cnnspec.inference import LayerInfo, ShapeTrace
 from cnnspec.layer import fmt_shape
 from cnnspec.symbolic import Dim, Expr, product
 
-__all__ = ["dim_json", "human", "layer_json", "table", "totals_line", "trace_json"]
+__all__ = [
+    "activation_bytes",
+    "dim_json",
+    "human",
+    "human_bytes",
+    "layer_json",
+    "table",
+    "totals_line",
+    "trace_json",
+]
 
 BYTES_PER_VALUE = 4  # float32
 

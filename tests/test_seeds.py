@@ -152,11 +152,15 @@ def test_seed_spec_matches_hand_written_model(spec_file: str) -> None:
     assert (stats.total_params, stats.total_mult_adds) == (trace.params, trace.macs)
 
 
+#: examples that name files a fresh clone does not have (pretrained weights)
+OFFLINE = {"transfer-resnet18.yaml": ["model[0].backbone.weights=null"]}
+
+
 @pytest.mark.parametrize("spec_file", sorted(p.name for p in SPECS.glob("*.yaml")))
 def test_every_example_spec_agrees_with_torch_and_torchinfo(spec_file: str) -> None:
     """Per leaf: static output shape, params and MACs equal torchinfo's forward."""
     from cnnspec.torchinfo_compare import compare
 
-    trace = infer_shapes(load_spec(SPECS / spec_file))
+    trace = infer_shapes(load_spec(SPECS / spec_file, overrides=OFFLINE.get(spec_file, [])))
     report = compare(trace)
     assert report.ok, report.text
