@@ -1,19 +1,17 @@
 """``train()`` and ``evaluate()``: a whole run, as the CLI and the Python API use it.
 
 ``train`` resolves the device and the run directory, joins a torchrun process
-group when there is one, installs SIGINT/SIGTERM handlers that finish the
-current step and let callbacks save a resumable state, builds the
+group when there is one, installs SIGINT/SIGTERM handlers
+(:func:`cnnspec.signals.stop_on_signals`: finish the current step, let
+callbacks save a resumable state, stop), builds the
 :class:`~cnnspec.engine.trainer.Trainer` and fits it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,32 +54,6 @@ def _as_spec(spec: Any, overrides: Sequence[str]) -> Any:
     return load_spec(spec, overrides=overrides)
 
 
-@contextlib.contextmanager
-def _stop_on_signals(trainer: Trainer, enabled: bool) -> Iterator[None]:
-    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: stop now."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if trainer._stop_requested is not None:
-            raise KeyboardInterrupt(f"second {name}")
-        trainer.request_stop(f"received {name}")
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None,
           run_dir: str | Path | None = None, runs_root: str | Path = RUNS_ROOT, epochs: int | None = None,
           dry_run: bool = False, data: Any = None, callbacks: Sequence[Any] = (),
@@ -122,7 +94,12 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
                           epochs=1 if dry_run else None, progress=progress, argv=argv)
         if resume_state is not None:
             trainer.load_state_dict(resume_state)
-        with _stop_on_signals(trainer, handle_signals):
+        if handle_signals:
+            from cnnspec.signals import stop_on_signals
+
+            with stop_on_signals(trainer):
+                metrics = trainer.fit()
+        else:
             metrics = trainer.fit()
         return TrainResult(None if dry_run else path, metrics, trainer.history, trainer.status,
                            trainer.stop_reason, trainer)
