@@ -149,7 +149,8 @@ def check_layer(
             outcome = checker.run(params, shape)
             report.trials += 1
             if outcome.kind:
-                checker.fail(args, shape, outcome, trial, trials, seed, shrink)
+                ranks_ok = set(all_ranks) if not probing else good_ranks | {rank}
+                checker.fail(args, shape, outcome, trial, trials, seed, shrink, ranks_ok)
             if outcome.verdict == "accepted":
                 good_ranks.add(rank)
                 report.accepted += 1
@@ -272,8 +273,16 @@ class _Checker:
             return "reject", f"output shape would be {fmt_shape(dims)}", constraints
         return "ok", result, constraints
 
-    def module(self, kwargs: Mapping[str, Any], shape: Shape) -> tuple[str, Any, int]:
-        """``("ok", output shape, params)`` or ``("raise", message, 0)``."""
+    def module(self, kwargs: Mapping[str, Any], shape: Shape, *,
+               batches: Sequence[int] | None = None) -> tuple[str, Any, int]:
+        """``("ok", output shape, params)`` or ``("raise", message, 0)``.
+
+        With several ``batches`` the module must run on each and keep the batch
+        dim: many torch layers also accept *unbatched* input, and would read
+        a per-sample ``[C, L]`` batched as ``[N, C, L]`` as one ``[C, H, W]``
+        sample. Trying two batch sizes tells "runs on a batch of these" apart
+        from "runs on something else".
+        """
         import torch
 
         try:
@@ -281,13 +290,19 @@ class _Checker:
                 warnings.simplefilter("ignore")
                 module = self.lt.build(dict(kwargs))
                 module.train(self.train)
+                outs = []
                 with torch.no_grad():
-                    out = module(torch.randn(self.batch, *shape))
+                    for batch in batches or (self.batch,):
+                        out = module(torch.randn(batch, *shape))
+                        if not isinstance(out, torch.Tensor):
+                            return "raise", f"forward returned {type(out).__name__}, not a tensor", 0
+                        if out.dim() == 0 or out.shape[0] != batch:
+                            return "raise", (f"the output {fmt_shape(tuple(out.shape))} of a batch of {batch} "
+                                             "has no batch dim (torch read the batch as a sample dim)"), 0
+                        outs.append(out)
         except Exception as exc:
             return "raise", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 0
-        if not isinstance(out, torch.Tensor):
-            return "raise", f"forward returned {type(out).__name__}, not a tensor", 0
-        return "ok", tuple(out.shape[1:]), sum(p.numel() for p in module.parameters())
+        return "ok", tuple(outs[0].shape[1:]), sum(p.numel() for p in module.parameters())
 
     def run(self, params: Any, shape: Shape) -> _Outcome:
         status, result, _ = self.rule(params, shape)
@@ -295,13 +310,13 @@ class _Checker:
             return _Outcome("crash", rule=f"crashes: the rule {result}")
         if status == "ok":
             t_status, out, n_params = self.module(result.kwargs, shape)
-            rule_text = f"accepts: output {fmt_shape(result.shape)}, {result.params} params"
+            rule_text = f"accepts: output {fmt_shape(result.shape)}, {_n_params(result.params)}"
             if t_status != "ok":
                 return _Outcome("torch-raises", rule=rule_text, torch=f"raises {out}")
             if tuple(out) != tuple(result.shape):
                 return _Outcome("shape", rule=rule_text, torch=f"output {fmt_shape(out)}")
             if n_params != result.params:
-                return _Outcome("params", rule=rule_text, torch=f"{n_params} params")
+                return _Outcome("params", rule=rule_text, torch=_n_params(n_params))
             sym, ran = self.check_symbolic(params, shape, accepted=result)
             return sym or _Outcome("", verdict="accepted", rule="symbolic" if ran else "")
         rule_text = f"rejects: {result}"
@@ -311,10 +326,10 @@ class _Checker:
         for name in getattr(params, "inferred", ()):
             if kwargs.get(name) is None:
                 kwargs[name] = self.fill(name, shape)
-        t_status, out, n_params = self.module(kwargs, shape)
+        t_status, out, n_params = self.module(kwargs, shape, batches=(self.batch, self.batch + 1))
         if t_status == "ok":
             return _Outcome("rule-rejects", rule=rule_text,
-                            torch=f"runs: output {fmt_shape(out)}, {n_params} params")
+                            torch=f"runs: output {fmt_shape(out)}, {_n_params(n_params)}")
         sym, _ = self.check_symbolic(params, shape, accepted=None)
         return sym or _Outcome("", verdict="rejected")
 
@@ -353,16 +368,16 @@ class _Checker:
                             f"but the rule accepts the sizes themselves"), True
         if tuple(dims) != tuple(accepted.shape) or n_params != accepted.params:
             return _Outcome("symbolic", rule=f"{where} gives output {fmt_shape(result.shape)} = {fmt_shape(dims)}, "
-                            f"{n_params} params; on the sizes themselves {fmt_shape(accepted.shape)}, "
-                            f"{accepted.params} params"), True
+                            f"{_n_params(n_params)}; on the sizes themselves {fmt_shape(accepted.shape)}, "
+                            f"{_n_params(accepted.params)}"), True
         return None, True
 
     # -- reporting ------------------------------------------------------------------------
     def fail(self, args: dict[str, Any], shape: Shape, outcome: _Outcome, trial: int, trials: int,
-             seed: int, shrink: bool) -> None:
+             seed: int, shrink: bool, ranks: set[int]) -> None:
         original = (dict(args), shape)
         if shrink:
-            args, shape, outcome = _shrink(self, args, shape, outcome)
+            args, shape, outcome = _shrink(self, args, shape, outcome, ranks)
         lines = [
             f"{self.lt.name}: the shape rule disagrees with torch ({_KINDS[outcome.kind]}); "
             f"found at trial {trial + 1} of {trials} with seed={seed}",
@@ -388,6 +403,10 @@ _KINDS = {
 }
 
 
+def _n_params(n: Any) -> str:
+    return f"{n} parameter{'' if n == 1 else 's'}"
+
+
 def _holds(c: Constraint, env: Mapping[str, int]) -> bool:
     lhs, rhs = evaluate(c.lhs, env), evaluate(c.rhs, env)
     return lhs >= rhs if c.op == ">=" else lhs == rhs
@@ -410,14 +429,19 @@ def _yaml_value(v: Any) -> str:
 
 
 # -- shrinking ---------------------------------------------------------------------------------
-def _shrink(checker: _Checker, args: dict[str, Any], shape: Shape,
-            outcome: _Outcome) -> tuple[dict[str, Any], Shape, _Outcome]:
-    """Greedy: keep the first simpler candidate that fails the same way, until none does."""
+def _shrink(checker: _Checker, args: dict[str, Any], shape: Shape, outcome: _Outcome,
+            ranks: set[int]) -> tuple[dict[str, Any], Shape, _Outcome]:
+    """Greedy: keep the first simpler candidate that fails the same way, until none does.
+
+    The input rank only drops to ``ranks`` (those the rule accepts at all), so
+    the counterexample keeps failing for its original reason, not for a rank
+    that both sides would refuse for another.
+    """
     steps = 0
     improved = True
     while improved and steps < _MAX_SHRINK_STEPS:
         improved = False
-        for cand_args, cand_shape in _candidates(checker.lt, args, shape):
+        for cand_args, cand_shape in _candidates(checker.lt, args, shape, ranks):
             steps += 1
             if steps >= _MAX_SHRINK_STEPS:
                 break
@@ -433,12 +457,12 @@ def _shrink(checker: _Checker, args: dict[str, Any], shape: Shape,
     return args, shape, outcome
 
 
-def _candidates(lt: LayerType, args: dict[str, Any], shape: Shape):
+def _candidates(lt: LayerType, args: dict[str, Any], shape: Shape, ranks: set[int]):
     required = set(lt.params.model_json_schema().get("required", []))
     for key in args:  # fewer arguments
         if key not in required:
             yield {k: v for k, v in args.items() if k != key}, shape
-    if len(shape) > 1:  # lower rank
+    if len(shape) - 1 in ranks:  # lower rank
         yield args, shape[:-1]
     for i, size in enumerate(shape):  # smaller inputs
         for smaller in _smaller_ints(size, 1):
