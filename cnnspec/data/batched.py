@@ -15,7 +15,6 @@ parameters so the tests can replay them through torchvision.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -77,36 +76,40 @@ def random_crop(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def crop_at(x: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """``out[i] = x[i, :, tops[i]:tops[i]+h, lefts[i]:lefts[i]+w]`` as one gather."""
-    b, c = x.shape[:2]
-    rows = (tops[:, None] + torch.arange(h))[:, None, :, None]
-    cols = (lefts[:, None] + torch.arange(w))[:, None, None, :]
-    return x[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    """``out[i] = x[i, :, tops[i]:tops[i]+h, lefts[i]:lefts[i]+w]``: one gather from a strided window view."""
+    x = x.contiguous()
+    b, c, height, width = x.shape
+    s = x.stride()
+    windows = x.as_strided((b, c, height - h + 1, width - w + 1, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
+    return windows[torch.arange(b), :, tops, lefts]
 
 
 # -- rotation and affine ---------------------------------------------------------------
 
 
-def inverse_affine(center: tuple[float, float], angle: float, translate: tuple[float, float], scale: float,
-                   shear: tuple[float, float]) -> list[float]:
-    """The output→input pixel map of an affine transform (torchvision's formula, in float64)."""
-    rot, sx, sy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
+def inverse_affine(center: tuple[float, float], angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor,
+                   shear: torch.Tensor) -> torch.Tensor:
+    """Per-sample output→input pixel maps ``[B, 6]`` of affine transforms (torchvision's formula, float64).
+
+    ``angle`` and ``scale`` are ``[B]``, ``translate`` and ``shear`` ``[B, 2]``; angles in degrees.
+    """
+    rot, sx, sy = torch.deg2rad(angle), torch.deg2rad(shear[:, 0]), torch.deg2rad(shear[:, 1])
     cx, cy = center
-    tx, ty = translate
-    a = math.cos(rot - sy) / math.cos(sy)
-    b = -(a * math.tan(sx) + math.sin(rot))
-    c = math.sin(rot - sy) / math.cos(sy)
-    d = math.cos(rot) - c * math.tan(sx)
-    m = [d / scale, -b / scale, 0.0, -c / scale, a / scale, 0.0]
-    m[2] += cx - m[0] * (cx + tx) - m[1] * (cy + ty)
-    m[5] += cy - m[3] * (cx + tx) - m[4] * (cy + ty)
-    return m
+    tx, ty = translate[:, 0], translate[:, 1]
+    a = torch.cos(rot - sy) / torch.cos(sy)
+    b = -(a * torch.tan(sx) + torch.sin(rot))
+    c = torch.sin(rot - sy) / torch.cos(sy)
+    d = torch.cos(rot) - c * torch.tan(sx)
+    m0, m1, m3, m4 = d / scale, -b / scale, -c / scale, a / scale
+    m2 = cx - m0 * (cx + tx) - m1 * (cy + ty)
+    m5 = cy - m3 * (cx + tx) - m4 * (cy + ty)
+    return torch.stack([m0, m1, m2, m3, m4, m5], dim=1)
 
 
-def warp(x: torch.Tensor, matrices: list[list[float]], mode: str, fill: Any) -> torch.Tensor:
+def warp(x: torch.Tensor, matrices: torch.Tensor, mode: str, fill: Any) -> torch.Tensor:
     """Resample each sample through its own inverse affine matrix (zeros outside, then ``fill``)."""
     b, c, h, w = x.shape
-    theta = torch.tensor(matrices, dtype=x.dtype).reshape(b, 2, 3)
+    theta = matrices.to(x.dtype).reshape(b, 2, 3)
     base = torch.empty(1, h, w, 3, dtype=x.dtype)
     base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w))
     base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h).unsqueeze_(-1))
@@ -139,35 +142,40 @@ def random_rotation(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor
     mode = _mode(t)
     if t.expand or mode is None:
         return None
-    angles = _uniform(x.shape[0], t.degrees[0], t.degrees[1], g).tolist()
-    h, w = x.shape[-2:]
-    center = _center(t, h, w)
-    out = warp(x, [inverse_affine(center, -a, (0.0, 0.0), 1.0, (0.0, 0.0)) for a in angles], mode, _fill_of(t))
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+    angles = _uniform(n, t.degrees[0], t.degrees[1], g)
+    zeros = torch.zeros(n, 2, dtype=torch.float64)
+    matrices = inverse_affine(_center(t, h, w), -angles, zeros, torch.ones(n, dtype=torch.float64), zeros)
+    out = warp(x, matrices, mode, _fill_of(t))
     # torchvision takes exact shortcuts (clone / rot90) for these angles about the centre
     special = (0, 180, 90, 270) if h == w else (0, 180)
-    for i, a in enumerate(angles):
-        if t.center is None and a % 360 in special:
-            out[i] = t.transform(x[i], {"angle": a})
+    if t.center is None:
+        for i, a in enumerate(angles.tolist()):
+            if a % 360 in special:
+                out[i] = t.transform(x[i], {"angle": a})
     return out
 
 
-def affine_params(t: Any, n: int, h: int, w: int, g: torch.Generator) -> list[dict[str, Any]]:
-    """Per-sample ``RandomAffine`` parameters, drawn like its ``make_params``."""
-    angles = _uniform(n, t.degrees[0], t.degrees[1], g).tolist()
+def affine_params(t: Any, n: int, h: int, w: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Per-sample ``RandomAffine`` parameters (float64), drawn like its ``make_params``.
+
+    ``angle``, ``scale`` ``[n]``; ``translate`` (whole pixels, rounded) and ``shear`` ``[n, 2]``.
+    """
+    f64 = torch.float64
+    angle = _uniform(n, t.degrees[0], t.degrees[1], g)
+    translate = torch.zeros(n, 2, dtype=f64)
     if t.translate is not None:
         dx, dy = float(t.translate[0] * w), float(t.translate[1] * h)
-        txs = [round(v) for v in _uniform(n, -dx, dx, g).tolist()]
-        tys = [round(v) for v in _uniform(n, -dy, dy, g).tolist()]
-    else:
-        txs = tys = [0] * n
-    scales = _uniform(n, t.scale[0], t.scale[1], g).tolist() if t.scale is not None else [1.0] * n
-    shear_x = shear_y = [0.0] * n
+        translate[:, 0] = _uniform(n, -dx, dx, g)
+        translate[:, 1] = _uniform(n, -dy, dy, g)
+        translate = translate.round()  # Python's round: half to even, like torch.round
+    scale = _uniform(n, t.scale[0], t.scale[1], g) if t.scale is not None else torch.ones(n, dtype=f64)
+    shear = torch.zeros(n, 2, dtype=f64)
     if t.shear is not None:
-        shear_x = _uniform(n, t.shear[0], t.shear[1], g).tolist()
+        shear[:, 0] = _uniform(n, t.shear[0], t.shear[1], g)
         if len(t.shear) == 4:
-            shear_y = _uniform(n, t.shear[2], t.shear[3], g).tolist()
-    return [{"angle": angles[i], "translate": (txs[i], tys[i]), "scale": scales[i], "shear": (shear_x[i], shear_y[i])}
-            for i in range(n)]
+            shear[:, 1] = _uniform(n, t.shear[2], t.shear[3], g)
+    return {"angle": angle, "translate": translate, "scale": scale, "shear": shear}
 
 
 def random_affine(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | None:
@@ -175,10 +183,8 @@ def random_affine(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor |
     if mode is None:
         return None
     h, w = x.shape[-2:]
-    center = _center(t, h, w)
-    params = affine_params(t, x.shape[0], h, w, g)
-    matrices = [inverse_affine(center, p["angle"], tuple(map(float, p["translate"])), p["scale"], p["shear"])
-                for p in params]
+    p = affine_params(t, x.shape[0], h, w, g)
+    matrices = inverse_affine(_center(t, h, w), p["angle"], p["translate"], p["scale"], p["shear"])
     return warp(x, matrices, mode, _fill_of(t))
 
 

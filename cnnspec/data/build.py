@@ -138,7 +138,7 @@ def _check_targets(parts: dict[str, SplitData], num_classes: int, doc: Document,
         targets = split.source.arrays[1]
         low, high = int(targets.min()), int(targets.max())
         if low < 0 or high >= num_classes:
-            raise doc.error(f"data.dataset: {name}'s {split.name} targets run from {low} to {high}, "
+            raise doc.error(f"data.dataset: the {split.name} targets of {name} run from {low} to {high}, "
                             f"outside the {num_classes} classes 0..{num_classes - 1}", ("data", "dataset"))
 
 
@@ -270,7 +270,7 @@ def _run_located(pipeline: Pipeline, source: Source, index: list[int], doc: Docu
         try:
             items = step.on_samples(items, torch.Generator().manual_seed(g_seed))
         except Exception as exc:
-            raise doc.error(f"{step.name} fails on {name}'s {_shapes(shapes)} samples: {_describe(exc)}",
+            raise doc.error(f"{step.name} fails on the {_shapes(shapes)} samples of {name}: {_describe(exc)}",
                             step.path) from None
         _check_rule(step, shapes[0], tuple(items[0].shape) if len(shapes) == 1 else None, doc, name)
     try:
@@ -283,7 +283,7 @@ def _run_located(pipeline: Pipeline, source: Source, index: list[int], doc: Docu
                         hint="add a resize (and centercrop) transform, e.g. transforms: [{resize: [64, 64]}]") from None
     except Exception as exc:
         step, x = _failing_step(pipeline, torch.stack(images), g_seed)
-        raise doc.error(f"{step.name} fails on a batch of {name}'s {list(x.shape[1:])} samples: {_describe(exc)}",
+        raise doc.error(f"{step.name} fails on a batch of {list(x.shape[1:])} samples of {name}: {_describe(exc)}",
                         step.path) from None
 
 
@@ -303,7 +303,7 @@ def _check_rule(step: Step, before: tuple[int, ...], after: tuple[int, ...] | No
     if expected is None or tuple(expected) == after:
         return
     channels = before[0] if before else 0
-    raise doc.error(f"{step.name} turns {name}'s {list(before)} samples into {list(after)}, "
+    raise doc.error(f"{step.name} turns the {list(before)} samples of {name} into {list(after)}, "
                     f"where {list(expected)} was expected", step.path,
                     hint=f"the samples have {channels} channel(s): per-channel arguments (mean, std, fill...) "
                          f"need {channels} value(s)")
@@ -343,7 +343,7 @@ def _check_shapes(parts: dict[str, SplitData], train_pipe: Pipeline, eval_pipe: 
             key = "train_transforms" if data.train_transforms else \
                 ("eval_transforms" if data.eval_transforms else "transforms")
             raise doc.error(
-                f"{name}'s training samples are {list(shape)} after the training transforms, but its {split} "
+                f"the training samples of {name} are {list(shape)} after the training transforms, but its {split} "
                 f"samples are {list(other)} after the evaluation transforms; the model takes one shape",
                 ("data", key),
                 hint="make train_transforms and eval_transforms end at the same size "

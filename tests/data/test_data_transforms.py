@@ -124,9 +124,11 @@ def test_batched_affine(args):
         args = {**args, "interpolation": v2.InterpolationMode.BILINEAR}
     t, x = v2.RandomAffine(**args), _x()
     out = B.batched_impl(t)(t, x.clone(), torch.Generator().manual_seed(6))
-    params = B.affine_params(t, len(x), 12, 10, torch.Generator().manual_seed(6))
+    p = B.affine_params(t, len(x), 12, 10, torch.Generator().manual_seed(6))
     for i in range(len(x)):
-        ref = t.transform(x[i], params[i])
+        params = {"angle": float(p["angle"][i]), "translate": [int(v) for v in p["translate"][i]],
+                  "scale": float(p["scale"][i]), "shear": p["shear"][i].tolist()}
+        ref = t.transform(x[i], params)
         if t.interpolation == v2.InterpolationMode.NEAREST:
             assert (out[i] == ref).float().mean() > 0.99
         else:
@@ -234,11 +236,11 @@ def test_names_and_arguments_are_checked_when_the_spec_loads(make_spec, data, li
      "data.transforms[0].resize.interpolation", "data.transforms[0] resize interpolation: unknown value 'bilnear'"),
     ("dataset: digits\ntransforms: [{normalize: {mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}]",
      "data.transforms[0].normalize",
-     "data.transforms[0] normalize turns digits's [1, 8, 8] samples into [3, 8, 8], where [1, 8, 8] was expected"),
+     "data.transforms[0] normalize turns the [1, 8, 8] samples of digits into [3, 8, 8], where [1, 8, 8] was expected"),
     ("dataset: digits\ntrain_transforms: [{randomcrop: {size: 12}}]", "data.train_transforms[0].randomcrop",
-     "data.train_transforms[0] randomcrop fails on digits's [1, 8, 8] samples: Required crop size (12, 12)"),
+     "data.train_transforms[0] randomcrop fails on the [1, 8, 8] samples of digits: Required crop size (12, 12)"),
     ("dataset: digits\ntrain_transforms: [{randomresizedcrop: {size: 6}}]", "data.train_transforms",
-     "digits's training samples are [1, 6, 6] after the training transforms, but its test samples are [1, 8, 8]"),
+     "the training samples of digits are [1, 6, 6] after the training transforms, but its test samples are [1, 8, 8]"),
 ])
 def test_transform_problems_are_located(make_spec, data, path, message):
     with pytest.raises(SpecError) as info:
