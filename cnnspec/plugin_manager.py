@@ -456,7 +456,9 @@ def _as_list(result: Any, expected: type, hook: str) -> list[Any]:
     items = list(result)
     for item in items:
         if not isinstance(item, expected):
-            raise _Broken(f"hook {hook} returned {type(item).__name__} {_short(item)} in its list, "
+            name = getattr(item, "name", None)
+            shown = repr(name) if isinstance(name, str) else _short(item)
+            raise _Broken(f"hook {hook} returned a {type(item).__name__} ({shown}) in its list, "
                           f"expected {expected.__name__} objects")
     return items
 
