@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "sizes": "cnnspec.commands.sizes",
     "train": "cnnspec.commands.train",
     "evaluate": "cnnspec.commands.evaluate",
+    "export": "cnnspec.commands.export",
 }
 
 
