@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "train": "cnnspec.commands.train",
     "evaluate": "cnnspec.commands.evaluate",
     "export": "cnnspec.commands.export",
+    "explain": "cnnspec.commands.explain",
 }
 
 

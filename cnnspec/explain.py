@@ -44,13 +44,17 @@ __all__ = [
     "ExplainResult",
     "attribution_mode",
     "capture_activation",
+    "checkpoint_classes",
+    "dataset_samples",
     "default_cam_layer",
     "default_feature_layer",
+    "eval_pipeline",
     "explain",
     "grad_cam",
     "load_images",
     "load_weights",
     "locate_callback_error",
+    "prepare_images",
     "preserve_rng",
     "resolve_layer",
     "to_probabilities",
@@ -345,12 +349,12 @@ def grad_cam(model: nn.Module, layer: str, inputs: torch.Tensor, target: Any = N
 # -- the `cnnspec explain` command's work -------------------------------------------------
 
 
-def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(state_dict, checkpoint)`` from a cnnspec checkpoint, a run directory or a plain state dict.
+def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """``(state_dict, checkpoint, file)`` from a cnnspec checkpoint, a run directory or a plain state dict.
 
-    Checkpoints go through :func:`cnnspec.checkpoint.load_checkpoint`
-    (hash, container and pickle checks, ``weights_only=True``); a run
-    directory gives its newest valid checkpoint.
+    Everything goes through :func:`cnnspec.checkpoint.load_checkpoint`
+    (manifest hash, container and pickle checks, ``weights_only=True``); a
+    run directory gives its newest valid checkpoint.
     """
     from cnnspec import checkpoint as ckpt
 
@@ -358,8 +362,8 @@ def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if path.is_dir():
         found = ckpt.latest_valid(path)
         if found is None:
-            raise CnnspecError(f"{path}: no valid checkpoint in this run directory")
-        _, loaded = found
+            raise CnnspecError(f"{path}: no valid checkpoint in this directory")
+        path, loaded = found
     else:
         if not path.exists():
             raise CnnspecError(f"{path}: no such checkpoint file")
@@ -367,37 +371,128 @@ def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     state = loaded.get("model", loaded)
     if not isinstance(state, dict):
         raise CnnspecError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
-    return state, loaded
+    return state, loaded, path
 
 
-def load_images(files: Sequence[str | Path], input_shape: Sequence[Any]) -> torch.Tensor:
-    """Image files as a ``[N, C, H, W]`` float batch in [0, 1], resized to the spec's input.
+def checkpoint_classes(checkpoint: dict[str, Any], path: Path) -> list[str] | None:
+    """Class names for a checkpoint without loading its dataset.
 
-    One input channel reads the files as greyscale, three as RGB, four as
-    RGBA. The spec's dataset normalisation is applied by the caller.
+    From the checkpoint's ``meta`` when it records them, else from the run's
+    ``final.json`` (``RUN/checkpoints/x.pt`` → ``RUN/final.json``).
+    """
+    meta = checkpoint.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("classes"), list):
+        return [str(c) for c in meta["classes"]]
+    for run_dir in (path.parent, path.parent.parent):
+        final = run_dir / "final.json"
+        try:
+            classes = json.loads(final.read_text()).get("classes")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(classes, list):
+            return [str(c) for c in classes]
+    return None
+
+
+def eval_pipeline(spec: Spec) -> Any:
+    """The spec's evaluation transforms (``eval_transforms`` then ``transforms``), without the dataset."""
+    from cnnspec.data.build import build_steps
+    from cnnspec.data.pipeline import Pipeline
+
+    data = spec.data
+    if data is None:
+        return Pipeline([])
+    doc, plugins = spec.document, spec.plugins
+    return Pipeline(build_steps(list(data.eval_transforms), "eval_transforms", doc, plugins)
+                    + build_steps(list(data.transforms), "transforms", doc, plugins))
+
+
+def load_images(files: Sequence[str | Path], input_shape: Sequence[Any]) -> list[torch.Tensor]:
+    """Image files as float ``[C, H, W]`` tensors in [0, 1] at their own size (like ``ToTensor``).
+
+    One input channel reads the files as greyscale, three as RGB, four as RGBA.
     """
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
 
     if len(input_shape) != 3 or not all(isinstance(d, int) for d in input_shape):
-        raise CnnspecError(f"images need a fixed [C, H, W] spec input, the spec has {fmt_shape(input_shape)}")
-    channels, height, width = input_shape
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
+        raise CnnspecError(f"image files need a fixed [C, H, W] spec input, this spec's is {fmt_shape(input_shape)}")
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(input_shape[0])
     if mode is None:
-        raise CnnspecError(f"the spec's input has {channels} channels; image files give 1, 3 or 4")
-    batch = []
+        raise CnnspecError(f"the spec's input has {input_shape[0]} channels; image files give 1, 3 or 4")
+    out = []
     for file in files:
         try:
             with Image.open(file) as img:
-                pixels = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-                array = np.asarray(pixels, dtype=np.float32) / 255.0
+                array = np.asarray(img.convert(mode), dtype=np.float32) / 255.0
         except (OSError, UnidentifiedImageError) as exc:
             raise CnnspecError(f"{file}: cannot read it as an image ({exc})") from None
         if array.ndim == 2:
             array = array[:, :, None]
-        batch.append(torch.from_numpy(array.transpose(2, 0, 1).copy()))
-    return torch.stack(batch)
+        out.append(torch.from_numpy(array.transpose(2, 0, 1).copy()))
+    return out
+
+
+def prepare_images(spec: Spec, files: Sequence[str | Path]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(inputs, display)`` for image files: what the model sees, and the picture to draw under the CAM.
+
+    The spec's evaluation transforms run on the images as they are (a resize
+    or crop among them decides the size); when the result is not the spec's
+    input size, the images are first resized to it (bilinear, antialiased).
+    ``display`` is ``inputs`` with the transforms' ``normalize`` undone, so
+    it lines up with the heat map pixel for pixel.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    shape = tuple(spec.input)
+    images = load_images(files, shape)
+    pipeline = eval_pipeline(spec)
+    g = torch.Generator().manual_seed(0)
+    try:
+        inputs = pipeline.run_items([i.clone() for i in images], g)
+    except Exception:  # sizes differ and no transform makes them agree: resize below
+        inputs = None
+    if inputs is None or tuple(inputs.shape[1:]) != shape:
+        resized = torch.stack([F.interpolate(i[None], size=shape[1:], mode="bilinear", align_corners=False,
+                                             antialias=True)[0].clamp(0, 1) for i in images])
+        inputs = pipeline.run_batch(resized, g)
+        if tuple(inputs.shape[1:]) != shape:
+            raise CnnspecError(f"the spec's transforms turn the images into {list(inputs.shape[1:])}, but the "
+                               f"model takes {list(shape)}")
+    return inputs, _unnormalize(inputs, pipeline)
+
+
+def _unnormalize(x: torch.Tensor, pipeline: Any) -> torch.Tensor:
+    import torch
+    from torchvision.transforms import v2
+
+    x = x.clone()
+    for step in reversed(pipeline.steps):
+        if type(step.fn) is v2.Normalize:
+            mean = torch.tensor(step.fn.mean, dtype=x.dtype).view(-1, 1, 1)
+            std = torch.tensor(step.fn.std, dtype=x.dtype).view(-1, 1, 1)
+            x = x * std + mean
+    return x.clamp(0, 1)
+
+
+def dataset_samples(spec: Spec, count: int, split: str | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, list[int], list[str], str]:
+    """``(inputs, display, labels, classes, split)``: the first ``count`` images of a split of the spec's data.
+
+    The test split by default, else validation, else train; the same images
+    as the ``gradcam`` callback would take, with evaluation transforms only.
+    """
+    from cnnspec.data import build_data
+
+    bundle = build_data(spec)
+    order = (split,) if split else ("test", "val", "train")
+    chosen = next((s for s in order if bundle.has(s)), None)
+    if chosen is None:
+        raise CnnspecError(f"the dataset has no {split} split")
+    inputs, targets = bundle.sample_batch(chosen, count)
+    return inputs, bundle.unnormalize(inputs.clone()), [int(t) for t in targets], list(bundle.classes), chosen
 
 
 @dataclass
@@ -409,16 +504,20 @@ class ExplainResult:
     rows: list[dict[str, Any]]
 
 
-def explain(spec: Spec, state_dict: dict[str, Any], *, output: str | Path, layer: str | None = None,
-            images: torch.Tensor | None = None, names: Sequence[str] | None = None,
+def explain(spec: Spec, state_dict: dict[str, Any], inputs: torch.Tensor, *, output: str | Path,
+            layer: str | None = None, display: torch.Tensor | None = None, names: Sequence[str] | None = None,
             labels: Sequence[int | None] | None = None, class_names: Sequence[str] | None = None,
-            device: str = "cpu") -> ExplainResult:
-    """Grad-CAM overlays for ``images`` (already preprocessed) with the spec's model and weights.
+            target: str = "pred", device: Any = "cpu") -> ExplainResult:
+    """Grad-CAM overlays of ``inputs`` (preprocessed) with the spec's model and the given weights.
 
     Writes one overlay per image (``<name>.png``), a grid of all of them
-    (``gradcam.png``) and ``gradcam.json`` (per image: predicted class, its
-    probability, the true class when known).
+    (``gradcam.png``) and ``gradcam.json`` (per image: the predicted class,
+    its probability, the true class when known). ``display`` (images in
+    [0, 1]) is drawn under the heat maps; without it each input is stretched
+    to its own range. ``target="true"`` explains the true classes instead.
     """
+    import torch
+
     from cnnspec import viz
     from cnnspec.build import build_from_trace
     from cnnspec.inference import infer_shapes
@@ -426,38 +525,44 @@ def explain(spec: Spec, state_dict: dict[str, Any], *, output: str | Path, layer
     trace = infer_shapes(spec)
     info = resolve_layer(trace, layer) if layer else default_cam_layer(trace)
     model = build_from_trace(trace)
-    missing, unexpected = _fit_state(model, state_dict)
-    if missing or unexpected:
-        raise CnnspecError(
-            "the checkpoint does not fit the spec's model: "
-            + "; ".join(part for part in (
-                f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "",
-                f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}"
-                if unexpected else "") if part))
+    problem = _fit_state(model, state_dict)
+    if problem:
+        raise CnnspecError(f"the checkpoint does not fit the spec's model: {problem}")
     model.to(device)
-    assert images is not None and len(images) > 0
-    inputs = images.to(device)
-    last = trace.leaves()[-1].type if trace.leaves() else None
-    result = grad_cam(model, info.qualname, inputs, last_layer=last)
-    names = list(names) if names is not None else [f"image_{i:03d}" for i in range(len(images))]
-    label_of = (lambda k: class_names[k]) if class_names else str
+    count = len(inputs)
+    names = list(names) if names is not None else [f"image_{i:03d}" for i in range(count)]
+    explained = None
+    if target == "true":
+        if labels is None or any(label is None for label in labels):
+            raise CnnspecError("explaining the true class needs labelled images (dataset samples)")
+        explained = torch.tensor(list(labels), device=device)
+    result = grad_cam(model, info.qualname, inputs.to(device), target=explained, last_layer=trace.leaves()[-1].type)
+
+    def label_of(k: int) -> str:
+        return str(class_names[k]) if class_names and 0 <= k < len(class_names) else str(k)
+
     predicted = [label_of(int(p)) for p in result.predicted]
     confidence = [float(result.probabilities[i, p]) for i, p in enumerate(result.predicted)]
-    truth = [label_of(int(t)) if t is not None else None for t in labels] if labels is not None else None
+    truth = [label_of(t) if t is not None else None for t in labels] if labels is not None else None
+    shown = (display if display is not None else inputs).detach().float().cpu().numpy()
+    stretch = display is None
+    cams = result.cams.numpy()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    cpu_images = images.detach().float().cpu().numpy()
-    cams = result.cams.numpy()
     for i, name in enumerate(names):
-        fig = viz.cam_overlays(cpu_images[i:i + 1], cams[i:i + 1], predicted[i:i + 1], confidence[i:i + 1],
-                               truth[i:i + 1] if truth else None, title=f"{name} — Grad-CAM at {info.qualname}")
+        fig = viz.cam_overlays(shown[i:i + 1], cams[i:i + 1], predicted[i:i + 1], confidence[i:i + 1],
+                               truth[i:i + 1] if truth else None, title=name, stretch=stretch)
         written.append(viz.save_png(fig, out / f"{name}.png"))
-    grid = viz.cam_overlays(cpu_images, cams, predicted, confidence, truth,
-                            title=f"{spec.name}: Grad-CAM at {info.qualname} {fmt_shape(info.output_shape)}")
+    what = "true" if target == "true" else "predicted"
+    grid = viz.cam_overlays(shown, cams, predicted, confidence, truth, stretch=stretch,
+                            title=f"{spec.name}: Grad-CAM of the {what} class at {info.qualname} "
+                                  f"{fmt_shape(info.output_shape)}")
     written.append(viz.save_png(grid, out / "gradcam.png"))
-    rows = [{"image": name, "predicted": predicted[i], "probability": round(confidence[i], 6),
-             "true": truth[i] if truth else None} for i, name in enumerate(names)]
+    rows = [{"image": name, "predicted": predicted[i], "probability": confidence[i],
+             "explained": label_of(int(result.targets[i])), "true": truth[i] if truth else None,
+             "cam_zero": not bool((result.cams[i] > 0).any())}
+            for i, name in enumerate(names)]
     report = {"spec": spec.name, "layer": info.qualname, "layer_shape": [str(d) for d in info.output_shape],
               "images": rows}
     (out / "gradcam.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -465,16 +570,17 @@ def explain(spec: Spec, state_dict: dict[str, Any], *, output: str | Path, layer
     return ExplainResult(layer=info, files=written, rows=rows)
 
 
-def _fit_state(model: nn.Module, state_dict: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Load weights strictly, returning the missing and unexpected keys instead of raising.
-
-    Shape mismatches are reported as both (the key cannot be used).
-    """
+def _fit_state(model: nn.Module, state_dict: dict[str, Any]) -> str | None:
+    """Why ``state_dict`` cannot be loaded into ``model`` (``None`` once it is loaded)."""
     own = model.state_dict()
-    mismatched = [k for k, v in state_dict.items()
-                  if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
-    if mismatched:
-        return [f"{k} (shape {list(own[k].shape)})" for k in mismatched], \
-            [f"{k} (shape {list(state_dict[k].shape)})" for k in mismatched]
-    result = model.load_state_dict(state_dict, strict=False)
-    return list(result.missing_keys), list(result.unexpected_keys)
+    problems = [f"{k} is {list(v.shape)} in the checkpoint but {list(own[k].shape)} in the model"
+                for k, v in state_dict.items() if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    for label, keys in (("missing", missing), ("unexpected", unexpected)):
+        if keys:
+            problems.append(f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}")
+    if problems:
+        return "; ".join(problems[:3])
+    model.load_state_dict(state_dict)
+    return None

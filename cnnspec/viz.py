@@ -87,13 +87,14 @@ def save_png(picture: Figure | np.ndarray, path: str | os.PathLike[str]) -> Path
     return path
 
 
-def display_image(image: np.ndarray) -> np.ndarray:
-    """A ``[C, H, W]`` network input as something ``imshow`` can draw, scaled to [0, 1].
+def display_image(image: np.ndarray, stretch: bool = True) -> np.ndarray:
+    """A ``[C, H, W]`` image as something ``imshow`` can draw, in [0, 1].
 
-    Inputs are usually normalised with a dataset mean/std we do not know here;
-    a per-image min-max stretch shows the content faithfully whatever the
-    normalisation. One channel gives ``[H, W]`` (drawn in grey), three give
-    ``[H, W, 3]``; any other count shows the channel mean.
+    ``stretch``: the image is a normalised network input whose mean/std we
+    may not know; a per-image min-max stretch shows the content faithfully
+    whatever the normalisation. Without it the image is already in [0, 1]
+    (un-normalised) and is only clipped. One channel gives ``[H, W]`` (drawn
+    in grey), three give ``[H, W, 3]``; any other count shows the channel mean.
     """
     image = np.asarray(image, dtype=np.float64)
     if image.ndim == 2:
@@ -104,6 +105,8 @@ def display_image(image: np.ndarray) -> np.ndarray:
         out = image[0]
     else:
         out = image.mean(axis=0)
+    if not stretch:
+        return np.clip(np.nan_to_num(out), 0.0, 1.0)
     lo, hi = float(np.min(out)), float(np.max(out))
     if not math.isfinite(lo) or not math.isfinite(hi) or hi <= lo:
         return np.zeros_like(out)
@@ -220,12 +223,15 @@ def feature_maps(maps: np.ndarray, title: str = "", channels: int = 16) -> Figur
 
 def cam_overlays(images: np.ndarray, cams: np.ndarray, predicted: Sequence[str],
                  probabilities: Sequence[float] | None = None, truth: Sequence[str | None] | None = None,
-                 title: str = "", alpha: float = 0.45, columns: int = 4) -> Figure:
+                 title: str = "", alpha: float = 0.45, columns: int = 4, stretch: bool = True) -> Figure:
     """Grad-CAM heat maps over their images, titled with predicted and true labels.
 
-    ``images`` are ``[N, C, H, W]`` network inputs, ``cams`` ``[N, H, W]`` in
-    [0, 1] at the same resolution. A title is green when the prediction is
-    right, red when wrong, black when the true label is unknown.
+    ``images`` are ``[N, C, H, W]`` (see :func:`display_image` for
+    ``stretch``), ``cams`` ``[N, H, W]`` in [0, 1] at the same resolution.
+    A title is green when the prediction is right, red when wrong, black
+    when the true label is unknown. A map that is zero everywhere (no
+    positive evidence for the class at that layer) is not drawn, and the
+    title says "CAM is zero".
     """
     images = np.asarray(images)
     cams = np.asarray(cams, dtype=np.float64)
@@ -245,13 +251,17 @@ def cam_overlays(images: np.ndarray, cams: np.ndarray, predicted: Sequence[str],
         fig.suptitle(title, fontsize=10)
     for i in range(count):
         ax = fig.add_subplot(rows, cols, i + 1)
-        shown = display_image(images[i])
+        shown = display_image(images[i], stretch=stretch)
         ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.imshow(cams[i], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0, interpolation="bilinear")
+        empty = not np.any(cams[i] > 0)
+        if not empty:  # an all-zero map has no heat to show; the title says so instead
+            ax.imshow(cams[i], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0, interpolation="bilinear")
         ax.axis("off")
         label = f"pred: {predicted[i]}"
         if probabilities is not None:
             label += f" ({probabilities[i]:.0%})"
+        if empty:
+            label += ", CAM is zero"
         colour = _UNKNOWN
         if truth is not None and truth[i] is not None:
             label += f"\ntrue: {truth[i]}"

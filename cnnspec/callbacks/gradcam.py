@@ -128,8 +128,10 @@ class GradCamCallback(Callback):
         explained = "true" if self.target == "true" else "predicted"
         title = (f"{trainer.spec.name}, epoch {epoch}: Grad-CAM of the {explained} class at "
                  f"{self.target_layer} {fmt_shape(info.output_shape)} ({split} images)")
-        fig = viz.cam_overlays(inputs.float().numpy(), result.cams.numpy(), predicted, confidence, truth,
-                               title=title)
+        unnormalize = getattr(trainer.data, "unnormalize", None)
+        shown = unnormalize(inputs.float().clone()) if unnormalize is not None else inputs.float()
+        fig = viz.cam_overlays(shown.numpy(), result.cams.numpy(), predicted, confidence, truth, title=title,
+                               stretch=unnormalize is None)
         pixels = viz.render(fig)
         self.files.append(viz.save_png(pixels, Path(trainer.run_dir) / "gradcam" / f"epoch_{epoch:03d}.png"))
         board = find_tensorboard(trainer)

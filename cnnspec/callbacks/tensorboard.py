@@ -16,8 +16,8 @@ share one x axis and a resumed run can purge what it will redo:
   metrics as ``hparam/<metric>``;
 * GRAPHS: the model traced on one sample (skipped with a warning if tracing
   fails: not every model is traceable, and the graph is a convenience);
-* IMAGES: ``inputs`` (a grid of training samples, each stretched to its own
-  min..max) and the PNG pictures of the ``plots`` and ``gradcam`` callbacks;
+* IMAGES: ``inputs`` (a grid of training samples with the normalisation
+  undone) and the PNG pictures of the ``plots`` and ``gradcam`` callbacks;
 * HISTOGRAMS (``histograms: true``): ``weights/<param>`` and
   ``gradients/<param>`` per epoch.
 
@@ -159,7 +159,7 @@ class TensorBoardCallback(Callback):
         if self.graph and step == 0:
             self._add_graph(trainer, batch)
         if self.images and batch is not None and step == 0:
-            self._add_inputs(batch)
+            self._add_inputs(batch, getattr(trainer.data, "unnormalize", None))
 
     def _samples(self, trainer: Any) -> Any:
         from cnnspec.explain import preserve_rng
@@ -214,17 +214,21 @@ class TensorBoardCallback(Callback):
             return True
         return False
 
-    def _add_inputs(self, batch: Any) -> None:
+    def _add_inputs(self, batch: Any, unnormalize: Any) -> None:
+        """A grid of inputs as images: normalisation undone when the data can, else each one stretched."""
         import torch
         from torchvision.utils import make_grid
 
         images = batch[: self.images].detach().float().cpu()
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             return
-        flat = images.flatten(1)
-        lo = flat.amin(dim=1)[:, None, None, None]
-        hi = flat.amax(dim=1)[:, None, None, None]
-        shown = (images - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+        if unnormalize is not None:
+            shown = unnormalize(images.clone())
+        else:
+            flat = images.flatten(1)
+            lo = flat.amin(dim=1)[:, None, None, None]
+            hi = flat.amax(dim=1)[:, None, None, None]
+            shown = (images - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
         grid = make_grid(shown, nrow=min(8, len(shown)), padding=2, pad_value=1.0)
         self._write("add_image", "inputs", grid, 0)
 
