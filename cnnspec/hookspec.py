@@ -152,10 +152,16 @@ def cnnspec_schedulers() -> Iterable[Component]:
 
 @hookspec
 def cnnspec_transforms() -> Iterable[Component]:
-    """Data transforms for `data: {transforms: [...]}`.
+    """Data transforms for `data: {transforms: [...]}` (also `train_transforms`, `eval_transforms`).
 
     `factory(**args)` returns a callable applied to an image tensor
-    (`C, H, W`, float), in the style of torchvision's v2 transforms.
+    (`C, H, W`), in the style of torchvision's v2 transforms (built-ins are
+    those classes, `"torchvision.transforms.v2:RandomCrop"`). `meta` tells the
+    data pipeline how it may run it: `random` (draws random numbers: applied
+    per sample from a seeded generator), `batched` (deterministic and
+    per-sample independent: may run on a whole `[B, C, H, W]` batch), and
+    `shape`, a pure rule `((C, H, W), args) -> (C, H, W)` (or `None` when the
+    size is not fixed) used to check `input:` statically.
     """
 
 

@@ -23,20 +23,28 @@ from tests.plugins.distributions import install_all
 CLI = [sys.executable, "-m", "cnnspec"]
 
 
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Path]:
-    """Folder name -> a folder holding installed distributions (see ``distributions.FOLDERS``)."""
+def shared_once(tmp_path_factory: pytest.TempPathFactory, worker_id: str, key: str,
+                make: Callable[[Path], dict[str, str]]) -> dict[str, str]:
+    """Run ``make(folder)`` once per test session, whichever xdist worker comes first;
+    the others wait on a lock and reuse its result (a JSON-able dict)."""
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent
-    root = shared / "cnnspec-plugin-dists"
-    with FileLock(str(shared / "cnnspec-plugin-dists.lock")):
-        marker = root / "installed.json"
+    root = shared / key
+    with FileLock(str(shared / f"{key}.lock")):
+        marker = root / "done.json"
         if not marker.exists():
             root.mkdir(exist_ok=True)
-            folders = install_all(root)
-            marker.write_text(json.dumps({k: str(v) for k, v in folders.items()}))
-    return {k: Path(v) for k, v in json.loads(marker.read_text()).items()}
+            marker.write_text(json.dumps(make(root)))
+    return json.loads(marker.read_text())
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Path]:
+    """Folder name -> a folder holding installed distributions (see ``distributions.FOLDERS``)."""
+    made = shared_once(tmp_path_factory, worker_id, "cnnspec-plugin-dists",
+                       lambda root: {k: str(v) for k, v in install_all(root).items()})
+    return {k: Path(v) for k, v in made.items()}
 
 
 @dataclass
