@@ -77,18 +77,21 @@ def available_metrics(trainer: Any) -> list[str]:
 
 
 def _spec_path(trainer: Any, callback: Callback, names: tuple[str, ...]) -> tuple[str | int, ...]:
-    """Where ``callback`` is written in the spec's ``callbacks:`` list (best effort)."""
+    """Where ``callback`` is written in the spec's ``callbacks:`` list: the n-th entry
+    named ``names`` for the n-th callback of its type (``monitor`` if written there)."""
     from cnnspec.component import split_ref
 
+    same = [cb for cb in trainer.callbacks if type(cb) is type(callback)]
+    n = next((i for i, cb in enumerate(same) if cb is callback), -1)
+    entries = []
     for i, ref in enumerate(trainer.spec.config.callbacks):
         try:
             name, args = split_ref(ref)
         except (ValueError, AttributeError):
             continue
-        if name.rpartition(":")[2].lower() in names and args.get("monitor") == getattr(callback, "_given_monitor",
-                                                                                        None):
-            return ("callbacks", i, name, "monitor") if "monitor" in args else ("callbacks", i)
-    return ("callbacks",)
+        if name.rpartition(":")[2].lower() in names:
+            entries.append(("callbacks", i, name, "monitor") if "monitor" in args else ("callbacks", i))
+    return entries[n] if 0 <= n < len(entries) else ("callbacks",)
 
 
 def check_monitor(trainer: Any, callback: Callback, monitor: str, names: tuple[str, ...]) -> None:
@@ -145,6 +148,12 @@ class CheckpointCallback(Callback):
         self.monitor = self.monitor or default_monitor(trainer.data.has("val"))
         self.mode = self.mode or default_mode(self.monitor)
         check_monitor(trainer, self, self.monitor, ("checkpoint",))
+        first = next(cb for cb in trainer.callbacks if isinstance(cb, CheckpointCallback))
+        if first is not self:
+            raise trainer.spec.document.error(
+                "checkpoint: a run has one checkpoint callback (they would share last.pt and best.pt)",
+                _spec_path(trainer, self, ("checkpoint",))[:2],
+                hint="keep one; watch a second metric with earlystopping, or read the others from metrics.jsonl")
         self.directory = Path(trainer.run_dir) / "checkpoints"
         if trainer.is_main_process and self.directory.is_dir():
             clean_temp_files(self.directory)  # left by a run that was killed mid-save
