@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import pickle
 import platform
 import statistics
@@ -71,17 +72,26 @@ def write_cifar(root: Path, images: int, seed: int = 0) -> None:
     cls.meta = {"filename": "batches.meta", "key": "label_names", "md5": md5["batches.meta"]}
 
 
-def epoch_seconds(make_epoch: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]], epochs: int) -> float:
-    """Median seconds to draw every batch of one epoch (after one warm-up epoch)."""
-    times = []
+def _epoch(make_epoch: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]], epoch: int) -> float:
+    start = time.perf_counter()
+    for _ in make_epoch(epoch):
+        pass
+    return time.perf_counter() - start
+
+
+def paired_seconds(baseline_epoch: Callable[[int], Iterable], cnnspec_epoch: Callable[[int], Iterable],
+                   epochs: int) -> tuple[float, float]:
+    """Median seconds per epoch of each side, epochs alternating so both see the same machine load.
+
+    One warm-up epoch each is not counted.
+    """
+    times: tuple[list[float], list[float]] = ([], [])
     for epoch in range(epochs + 1):
-        start = time.perf_counter()
-        count = 0
-        for x, _ in make_epoch(epoch):
-            count += x.shape[0]
-        if epoch:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for side, make in enumerate((baseline_epoch, cnnspec_epoch)):
+            seconds = _epoch(make, epoch)
+            if epoch:
+                times[side].append(seconds)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def baseline(root: Path, batch_size: int, transform: Callable) -> Callable[[int], Iterable]:
@@ -112,24 +122,24 @@ def run(images: int, epochs: int, batch_size: int) -> dict[str, float]:
         augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.RandomRotation(15),
                              T.ColorJitter(brightness=0.2, contrast=0.2), T.ToTensor(), T.Normalize(*MEAN_STD)])
         n = (images // 5) * 5
-        return {
-            "n": n,
-            "baseline": epoch_seconds(baseline(root, batch_size, plain), epochs) / n,
-            "cnnspec": epoch_seconds(cnnspec_epochs(root, batch_size, ""), epochs) / n,
-            "baseline_aug": epoch_seconds(baseline(root, batch_size, augment), epochs) / n,
-            "cnnspec_aug": epoch_seconds(cnnspec_epochs(root, batch_size, "augment"), epochs) / n,
-        }
+        load = os.getloadavg()[0]
+        plain_times = paired_seconds(baseline(root, batch_size, plain), cnnspec_epochs(root, batch_size, ""), epochs)
+        aug_times = paired_seconds(baseline(root, batch_size, augment), cnnspec_epochs(root, batch_size, "augment"),
+                                   epochs)
+        return {"n": n, "load": load, "baseline": plain_times[0] / n, "cnnspec": plain_times[1] / n,
+                "baseline_aug": aug_times[0] / n, "cnnspec_aug": aug_times[1] / n}
 
 
 def report(r: dict[str, float], batch_size: int, epochs: int) -> str:
-    us = {k: v * 1e6 for k, v in r.items() if k != "n"}
+    us = {k: v * 1e6 for k, v in r.items() if k not in ("n", "load")}
     plain, aug = r["baseline"] / r["cnnspec"], r["baseline_aug"] / r["cnnspec_aug"]
     return f"""## Data loading
 
 `benchmarks/bench_data.py`: one training epoch of CIFAR-10-format data
 ({r["n"]:,} images, generated in the real pickled-batch format and read
 through `torchvision.datasets.CIFAR10` by both sides), batch size
-{batch_size}, median of {epochs} epochs after a warm-up, data only (no model).
+{batch_size}, median of {epochs} epochs after a warm-up (the two sides alternate
+epoch by epoch), data only (no model).
 Baseline: the seeds' per-item `DataLoader` (PIL image → `ToTensor` →
 `Normalize`, `num_workers=0`), measured in the same run.
 
@@ -142,8 +152,13 @@ Baseline: the seeds' per-item `DataLoader` (PIL image → `ToTensor` →
 cnnspec keeps the dataset as one resident uint8 tensor, gathers each batch
 by index and applies the transforms to the whole batch (random ones with
 per-sample parameters). Target: >= 5x on the first row.
-Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, Python {platform.python_version()},
-torch {torch.__version__}, torchvision {torchvision.__version__}.
+
+Machine: {platform.machine()}, {os.cpu_count()} CPUs (load average {r["load"]:.1f} when the run
+started), {torch.get_num_threads()} torch thread(s) for both sides, Python {platform.python_version()},
+torch {torch.__version__}, torchvision {torchvision.__version__}. On a shared machine the
+absolute times vary with the load; the ratio, measured in one run, is the number to compare.
+With more intra-op threads than free cores, batched tensor ops mostly wait for each
+other, which is why the benchmark pins one thread by default (`--threads`).
 """
 
 

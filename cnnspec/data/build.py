@@ -126,7 +126,9 @@ def _classes(splits: DatasetSplits, train: Source) -> list[str]:
         return [str(c) for c in named]
     if train.arrays is not None:
         count = int(train.arrays[1].max()) + 1 if len(train) else 0
-    else:
+    elif getattr(splits.train, "targets", None) is not None:
+        count = max(int(t) for t in splits.train.targets) + 1
+    else:  # a plugin dataset that says nothing: read the labels once
         count = max(int(splits.train[i][1]) for i in range(len(splits.train))) + 1
     return [str(i) for i in range(count)]
 
