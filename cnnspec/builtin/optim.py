@@ -76,7 +76,8 @@ def cnnspec_optimizers() -> list[Component]:
 def cnnspec_schedulers() -> list[Component]:
     return [
         Component(name, _SCHEDULER_FACTORY.get(name, f"torch.optim.lr_scheduler:{name}"),
-                  doc=f"torch.optim.lr_scheduler.{name}(optimizer, **args), stepped per {meta['interval']}",
+                  doc=f"torch.optim.lr_scheduler.{name}(optimizer, **args), stepped per "
+                      f"{'batch' if meta['interval'] == 'step' else 'epoch'}",
                   meta=meta)
         for name, meta in SCHEDULERS.items()
     ]

@@ -227,6 +227,8 @@ class Trainer:
         self._resumed = False
         self._listeners = {event: self._listeners_of(event) for event in _EVENTS}
         self.rundir = RunDir(self.run_dir) if persist and self.is_main_process else None
+        if self.rundir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
 
     # -- callbacks -------------------------------------------------------------
     def _listeners_of(self, event: str) -> list[tuple[str, Any]]:
