@@ -204,3 +204,11 @@ def test_root_is_relative_to_the_working_directory(tmp_path, make_spec, monkeypa
     monkeypatch.chdir(tmp_path)
     bundle = build_data(make_spec("dataset: mnist\nroot: somewhere", input="[1, 28, 28]"))
     assert bundle.size("train") == 60 and Path("somewhere/MNIST/raw").is_dir()
+
+
+def test_image_folder_cannot_be_forced_in_memory(tmp_path, make_spec):
+    make_image_folder(tmp_path / "imgs", {"a": 2, "b": 2})
+    with pytest.raises(SpecError) as info:
+        build_data(make_spec(f"dataset: {{imagefolder: {{train: imgs}}}}\nroot: {tmp_path}\nin_memory: true",
+                             input="[3, 10, 12]"))
+    assert info.value.path == "data.in_memory" and "cannot be held as one tensor" in info.value.message

@@ -298,3 +298,9 @@ def test_static_path_does_not_import_torch(tmp_path):
         assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'sklearn')]
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_eval_transform_names_are_checked_before_training(make_spec):
+    with pytest.raises(SpecError) as info:
+        build_data(make_spec("dataset: digits\neval_transforms: [centercrap]"))
+    assert info.value.path == "data.eval_transforms[0]" and "did you mean 'CenterCrop'?" in info.value.message
