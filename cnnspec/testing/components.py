@@ -251,12 +251,13 @@ def _transform(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str
     if not callable(transform):
         raise TypeError(f"returned {type(transform).__name__}, which is not callable")
     errors = []
-    images: list[tuple[str, Any]] = [("float CHW tensor", torch.rand(3, 16, 16)),
-                                     ("uint8 CHW tensor", torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8))]
+    size = 64  # large enough for blur and elastic kernels
+    images: list[tuple[str, Any]] = [("float CHW tensor", torch.rand(3, size, size)),
+                                     ("uint8 CHW tensor", torch.randint(0, 256, (3, size, size), dtype=torch.uint8))]
     try:
         from PIL import Image
 
-        images.append(("PIL image", Image.new("RGB", (16, 16), (120, 30, 200))))
+        images.append(("PIL image", Image.new("RGB", (size, size), (120, 30, 200))))
     except ImportError:
         pass
     for label, image in images:
@@ -294,7 +295,7 @@ def _dataset(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str, 
     if len(splits.train) == 0:
         raise ValueError("the train split is empty")
     image, target = splits.train[0]
-    shape = tuple(getattr(image, "shape", ()))
+    shape = _sample_shape(image)
     want = meta.get("sample_shape")
     want = want(args) if callable(want) else want
     if want is not None and shape and tuple(shape) != tuple(want):
@@ -304,6 +305,19 @@ def _dataset(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str, 
     if classes is not None and not 0 <= int(target) < int(classes):
         raise ValueError(f"label {target} is outside 0..{int(classes) - 1}")
     return f"{len(splits.train)} training samples of shape {list(shape)}"
+
+
+def _sample_shape(image: Any) -> tuple[int, ...]:
+    """``(C, H, W)`` of a CHW tensor, an HWC array or a PIL image (the protocol's three forms)."""
+    if hasattr(image, "getbands") and hasattr(image, "size"):  # PIL
+        width, height = image.size
+        return (len(image.getbands()), height, width)
+    shape = tuple(int(d) for d in getattr(image, "shape", ()))
+    if type(image).__module__.startswith("numpy") and len(shape) == 3:
+        return (shape[2], shape[0], shape[1])
+    if type(image).__module__.startswith("numpy") and len(shape) == 2:
+        return (1, *shape)
+    return shape
 
 
 _BUILDERS: dict[str, Callable[[Callable[..., Any], dict[str, Any], dict[str, Any], Path], str]] = {

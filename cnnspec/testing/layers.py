@@ -99,6 +99,7 @@ def check_layer(
     seed: int = 0,
     ranks: Sequence[int] | None = None,
     max_size: int = 10,
+    shapes: Callable[[random.Random], Sequence[int]] | None = None,
     batch: int = 2,
     choices: Mapping[str, Sequence[Any]] | None = None,
     fixed: Mapping[str, Any] | None = None,
@@ -115,7 +116,8 @@ def check_layer(
     probe 1..5 and favour the ones the rule accepts); dims are drawn from
     ``1..max_size``, and also from the integers in the drawn arguments so that
     arguments which must match the input (a ``normalized_shape``) do so
-    sometimes. ``choices``/``fixed`` steer the arguments (see
+    sometimes; ``shapes(rng)`` replaces that drawing altogether (a layer that
+    needs 3 channels and 32 pixels). ``choices``/``fixed`` steer the arguments (see
     :class:`~cnnspec.testing.draw.ParamDrawer`). ``stricter(params, shape)``
     marks inputs the rule rejects on purpose although torch would run them
     (for example a flatten that would mix samples); those must be rejected and
@@ -134,7 +136,7 @@ def check_layer(
     rng = random.Random(seed)
     report = LayerCheckReport(lt.name)
     all_ranks = tuple(ranks) if ranks else DEFAULT_RANKS
-    probing = ranks is None
+    probing = ranks is None and shapes is None
     good_ranks: set[int] = set()
     with _torch_rng(seed):
         for trial in range(trials):
@@ -145,11 +147,12 @@ def check_layer(
             else:
                 rank = rng.choice(all_ranks)
             args, params = _draw_valid(drawer, lt, rng, report)
-            shape = _draw_shape(rng, rank, args, max_size)
+            shape = tuple(shapes(rng)) if shapes else _draw_shape(rng, rank, args, max_size)
+            rank = len(shape)
             outcome = checker.run(params, shape)
             report.trials += 1
             if outcome.kind:
-                ranks_ok = set(all_ranks) if not probing else good_ranks | {rank}
+                ranks_ok = good_ranks | {rank} if probing else ({rank} if shapes else set(all_ranks))
                 checker.fail(args, shape, outcome, trial, trials, seed, shrink, ranks_ok)
             if outcome.verdict == "accepted":
                 good_ranks.add(rank)

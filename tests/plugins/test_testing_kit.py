@@ -15,7 +15,9 @@ from cnnspec.shapes import conv_size
 from cnnspec.testing import CannotDraw, LayerCheckError, ParamDrawer, check_components, check_layer
 
 BUILTINS = PluginSet(autoload=False)
-BUILTIN_LAYERS = sorted(e.name for e in BUILTINS.layers() if e.provider.plugin == "layers")
+BUILTIN_LAYERS = sorted(e.name for e in BUILTINS.layers() if e.provider.distribution == "cnnspec")
+#: built-in layers whose every build is a whole torchvision model: checked in the slow tier only
+HEAVY = {"Backbone"}
 
 
 def _batched(dim: int, shape: tuple[int, ...]) -> int:
@@ -33,6 +35,15 @@ STRICTER = {
     # without weights or running stats torch never looks at num_features; a wrong one is still a mistake
     **{f"BatchNorm{n}d": lambda p, s: p.num_features is not None and not p.affine and not p.track_running_stats
        for n in (1, 2, 3)},
+    # a classifier size that the chosen output never uses is refused as a mistake
+    "Backbone": lambda p, s: p.num_classes is not None and p.output != "logits",
+}
+
+
+#: arguments and inputs a layer needs to be built at all
+OPTIONS = {
+    "Backbone": {"choices": {"model": ["resnet18", "alexnet", "mobilenet_v2"]},
+                 "shapes": lambda rng: (3, rng.randint(1, 48), rng.randint(1, 48))},
 }
 
 
@@ -40,20 +51,27 @@ def _layer(name: str) -> LayerType:
     return BUILTINS.layers().get(name)
 
 
-@pytest.mark.parametrize("name", BUILTIN_LAYERS)
+def _check(name: str, trials: int, seed: int):
+    if name in HEAVY:
+        trials = max(6, trials // 25)
+    return check_layer(_layer(name), trials=trials, seed=seed, stricter=STRICTER.get(name), **OPTIONS.get(name, {}))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+                                  for n in BUILTIN_LAYERS])
 def test_builtin_rule_agrees_with_torch(name):
-    report = check_layer(_layer(name), trials=40, seed=1, stricter=STRICTER.get(name))
-    assert report.accepted > 0 and report.trials == 40
+    report = _check(name, trials=40, seed=1)
+    assert report.accepted > 0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BUILTIN_LAYERS)
 def test_builtin_rule_agrees_with_torch_thoroughly(name):
-    check_layer(_layer(name), trials=400, seed=7, stricter=STRICTER.get(name))
+    _check(name, trials=400, seed=7)
 
 
 def test_every_builtin_layer_is_covered():
-    assert len(BUILTIN_LAYERS) >= 40
+    assert len(BUILTIN_LAYERS) == sum(1 for e in BUILTINS.layers() if e.provider.distribution == "cnnspec") >= 40
     assert {"Conv2d", "MaxPool2d", "BatchNorm2d", "Linear", "Flatten", "ReLU"} <= set(BUILTIN_LAYERS)
 
 
@@ -196,7 +214,7 @@ def test_a_layer_by_registered_name():
 @pytest.mark.parametrize("name", BUILTIN_LAYERS)
 def test_drawn_arguments_mostly_pass_the_params_model(name):
     model = _layer(name).params
-    drawer = ParamDrawer(model)
+    drawer = ParamDrawer(model, choices=OPTIONS.get(name, {}).get("choices"))
     rng = random.Random(0)
     draws = [drawer.draw(rng) for _ in range(50)]
     valid = 0
@@ -228,9 +246,11 @@ def test_drawer_respects_choices_and_fixed_and_refuses_free_strings():
 
 
 # -- check_components on the built-ins ------------------------------------------------------------
-@pytest.mark.parametrize("plugin", ["optim", "losses"])
+@pytest.mark.parametrize("plugin", [pytest.param(p, marks=pytest.mark.slow) if p == "datasets" else p
+                                    for p in sorted(set(BUILTINS.info) - {"layers", "backbones"})])
 def test_builtin_components_build(plugin):
-    report = check_components(plugin, plugins=BUILTINS, static=False)
+    examples = {"FakeData": {"size": 16, "test_size": 4}}
+    report = check_components(plugin, plugins=BUILTINS, static=False, args=examples)
     assert report.checked, report
     assert not report.failed
 
