@@ -31,7 +31,7 @@ def component_refs(data: dict[str, Any]) -> Iterator[tuple[str, PathKey, Any]]:
     if isinstance(section, dict):
         if "dataset" in section:
             yield "dataset", ("data", "dataset"), section["dataset"]
-        for key in ("transforms", "train_transforms"):
+        for key in ("transforms", "train_transforms", "eval_transforms"):
             for i, ref in enumerate(section.get(key) or []):
                 yield "transform", ("data", key, i), ref
     section = data.get("train")

@@ -36,6 +36,7 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
     try:
         spec = load_spec(file, overrides=overrides)
         trace = infer_shapes(spec)
+        _check_data(spec)
     except SpecError as exc:
         from cnnspec.fixits import fixes_for
 
@@ -45,6 +46,15 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
         return {"file": file, "valid": False, "input_shape": None, "output_shape": None, "params": None,
                 "macs": None, "layers": [], "errors": errors, "_exc": exc, "_fixes": fixes}
     return {"file": file, "valid": True, **trace_json(trace), "errors": [], "_trace": trace}
+
+
+def _check_data(spec: Any) -> None:
+    """The dataset's sample shape against ``input:``, where known without torch."""
+    from cnnspec.data.static import static_input_problem
+
+    problem = static_input_problem(spec)
+    if problem is not None:
+        raise problem
 
 
 def run(args: argparse.Namespace) -> int:
