@@ -58,7 +58,10 @@ def test_validate_symbolic_reports_expressions_and_min_size(capsys, write_spec) 
 def test_set_overrides_apply(capsys, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
     lenet = "specs/seed000_lenet_cifar10.yaml"
-    assert main(["validate", "-q", lenet, "--set", "input=[3, 64, 64]"]) == 0
+    assert main(["validate", "-q", lenet, "--set", "input=[3, 64, 64]"]) == 2
+    assert "input: [3, 64, 64], but cifar10 gives [3, 32, 32] samples" in capsys.readouterr().err
+    resize = "data.transforms=[{resize: {size: [64, 64]}}]"
+    assert main(["validate", "-q", lenet, "--set", "input=[3, 64, 64]", "--set", resize]) == 0
     assert "4,257,080 params" in capsys.readouterr().out  # fc1's in_features follows the input
     assert main(["validate", "-q", lenet, "--set", "model[3].conv2d.kernel_size=40"]) == 2
     assert "floor((14 + 2*0 - 1*(40-1) - 1) / 1) + 1 = -25" in capsys.readouterr().err
