@@ -51,13 +51,14 @@ def weights(model_or_state: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().reshape(-1).contiguous().view(torch.uint8)
+
+
 def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     """Bit for bit: same keys, dtypes, shapes and bytes (NaN-safe, unlike ==)."""
     return list(a) == list(b) and all(
-        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
-        and torch.equal(a[k].view(torch.uint8) if a[k].numel() else a[k], b[k].view(torch.uint8) if b[k].numel()
-                        else b[k])
-        for k in a)
+        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(_bytes(a[k]), _bytes(b[k])) for k in a)
 
 
 def comparable(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
