@@ -162,9 +162,11 @@ def _load(path: Path, entries: list[Mapping[str, Any]] | None, map_location: Any
         if entries is not None:
             digest = hashlib.sha256(data).hexdigest()
             if not any(e.get("size") == len(data) and e.get("sha256") == digest for e in entries):
-                sizes = ", ".join(str(e.get("size")) for e in entries[-3:])
-                raise CorruptCheckpointError(f"its sha256 or size ({len(data)} bytes) does not match the manifest "
-                                             f"({sizes} bytes): torn or altered")
+                if not any(e.get("size") == len(data) for e in entries):
+                    sizes = " or ".join(str(e.get("size")) for e in entries[-3:])
+                    raise CorruptCheckpointError(f"it is {len(data)} bytes, the manifest says {sizes}: "
+                                                 "truncated or altered")
+                raise CorruptCheckpointError("its sha256 differs from the manifest's: the bytes were altered")
         verify_container(data)
         obj = torch_load(data, map_location)
     except CheckpointError as exc:
