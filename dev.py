@@ -53,13 +53,17 @@ def run(argv: list[str]) -> int:
     new = sorted(set(runs.iterdir()) - before) if runs.is_dir() else []
     if code == 0 and new:
         run_dir = new[-1]
-        print(f"\nresults in {run_dir.relative_to(ROOT)}/:")
-        for item in sorted(run_dir.iterdir()):
-            print(f"  {item.name}{'/' if item.is_dir() else ''}")
-        if any(run_dir.rglob("events.out.tfevents.*")):
-            print(f"curves: {BIN.relative_to(ROOT) / 'tensorboard'} --logdir {run_dir.relative_to(ROOT)}")
-        print(f"re-evaluate: {BIN.relative_to(ROOT) / 'cnnspec'} evaluate {run_dir.relative_to(ROOT) / 'spec.yaml'}"
-              " --checkpoint <a .pt file of the run>")
+        rel = run_dir.relative_to(ROOT)
+        print(f"\nresults in {rel}/:")
+        for item in sorted(run_dir.rglob("*")):
+            if item.is_file() and not item.name.startswith("."):
+                print(f"  {item.relative_to(run_dir)}")
+        tool = BIN.relative_to(ROOT)
+        if (run_dir / "tensorboard").is_dir():
+            print(f"curves:      {tool / 'tensorboard'} --logdir {rel / 'tensorboard'}")
+        best = run_dir / "checkpoints" / "best.pt"
+        if best.exists():
+            print(f"re-evaluate: {tool / 'cnnspec'} evaluate {rel / 'spec.yaml'} --checkpoint {best.relative_to(ROOT)}")
     return code
 
 

@@ -45,7 +45,7 @@ from cnnspec.engine import Trainer  # noqa: E402
 from cnnspec.spec import load_spec  # noqa: E402
 
 WORKLOADS = {
-    "seed001-mnist-cnn": {"spec": "specs/seed001_mnist_cnn.yaml", "shape": (1, 28, 28), "train": 4096, "val": 1024},
+    "seed001-mnist-cnn": {"spec": "specs/seed001_mnist_cnn.yaml", "shape": (1, 28, 28), "train": 2048, "val": 512},
     "digits-cnn": {"spec": "specs/digits.yaml", "shape": (1, 8, 8), "train": 1437, "val": 360},
 }
 BATCH = 64

@@ -18,7 +18,8 @@ from typing import Any
 
 from cnnspec.distributed import DistContext, env_world_size, init_distributed, shutdown_distributed
 from cnnspec.engine.device import Precision, select_device
-from cnnspec.engine.trainer import Trainer, check_data_fits, evaluate_model
+from cnnspec.engine.evaluation import check_data_fits, evaluate_model
+from cnnspec.engine.trainer import Trainer
 from cnnspec.exceptions import CnnspecError
 from cnnspec.rundir import RUNS_ROOT, resolve_run_dir
 

@@ -26,12 +26,13 @@ from cnnspec.engine.components import (
     loss_entry,
 )
 from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.evaluation import check_data_fits, evaluate_model
 from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
-from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.exceptions import CnnspecError
 from cnnspec.metrics import ClassificationMeter
 from cnnspec.rundir import RunDir, environment
 
-__all__ = ["STATE_FORMAT", "CallbackError", "Trainer", "check_data_fits"]
+__all__ = ["STATE_FORMAT", "CallbackError", "Trainer"]
 
 #: version of :meth:`Trainer.state_dict`'s layout
 STATE_FORMAT = 1
@@ -59,28 +60,6 @@ class _Stop(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-def check_data_fits(spec: Any, trace: Any, data: Any) -> None:
-    """The dataset's samples and classes against the static trace (located errors)."""
-    from cnnspec.builtin.losses import output_layer
-
-    sample = tuple(data.sample_shape)
-    if all(isinstance(d, int) for d in spec.input) and tuple(spec.input) != sample:
-        raise spec.document.error(
-            f"input: the spec says {list(spec.input)} but the dataset's samples are {list(sample)}", ("input",),
-            hint=f"write input: {list(sample)}, or add transforms (resize, grayscale...) to data.transforms")
-    out = tuple(trace.output_shape)
-    classes = int(data.num_classes)
-    if out == (classes,) or (len(out) == 1 and not isinstance(out[0], int)):
-        return
-    last = output_layer(trace) or trace.layers[-1]
-    if len(out) == 1:
-        hint = f"set out_features: {classes} on the last layer"
-    else:
-        hint = f"end the model with flatten and a linear layer with out_features: {classes}"
-    raise SpecError(f"{last.path} {last.type.lower()} '{last.qualname}': the model outputs {list(out)} per sample, "
-                    f"but the dataset has {classes} classes", location=last.location, path=last.path, hint=hint)
 
 
 class Trainer:
@@ -563,42 +542,3 @@ class Trainer:
         self._restored_rng = state["rng"]
         set_rng_state(self._restored_rng)
         self._resumed = True
-
-
-def evaluate_model(model: Any, data: Any, split: str, loss_fn: Any, device: Any, num_classes: int, *,
-                   precision: Precision | None = None, channels_last: bool = False, dist: DistContext | None = None,
-                   epoch: int = 0, limit_batches: int | None = None, confusion: bool = True,
-                   should_stop: Any = None) -> dict[str, Any]:
-    """One pass over ``split`` without gradients; ``{split}_loss``, ``{split}_acc``..."""
-    import torch
-
-    meter = ClassificationMeter(num_classes, device, confusion=confusion)
-    context = precision.context if precision is not None else _null
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i, (inputs, targets) in enumerate(data.loader(split, epoch=epoch)):
-                if limit_batches is not None and i >= limit_batches:
-                    break
-                if device.type != "cpu":
-                    inputs = inputs.to(device, non_blocking=True)
-                    targets = targets.to(device, non_blocking=True)
-                if channels_last and inputs.dim() == 4:
-                    inputs = inputs.contiguous(memory_format=torch.channels_last)
-                with context():
-                    outputs = model(inputs)
-                    loss = loss_fn(outputs, targets)
-                meter.update(loss, outputs, targets)
-                if should_stop is not None and should_stop():
-                    break
-    finally:
-        model.train(was_training)
-    meter.all_reduce(dist)
-    return meter.compute(split)
-
-
-def _null() -> Any:
-    import contextlib
-
-    return contextlib.nullcontext()

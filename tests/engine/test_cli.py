@@ -12,7 +12,7 @@ from cnnspec.cli import main
 from tests.conftest import SPECS
 
 DIGITS = str(SPECS / "digits.yaml")
-QUICK = ["--set", "train.epochs=1", "--set", "train.scheduler=null"]
+QUICK = ["--set", "train.epochs=1", "--set", "train.scheduler=null", "--set", "callbacks=[]"]
 
 
 @pytest.fixture
@@ -39,12 +39,20 @@ def test_train_json_prints_one_object_with_the_run_dir_and_metrics(in_tmp, capsy
 
 
 def test_dry_run_keeps_nothing(in_tmp, capsys):
-    assert main(["train", DIGITS, "--dry-run", "--format", "json"]) == 0
+    assert main(["train", DIGITS, "--dry-run", "--format", "json", "--set", "callbacks=[]"]) == 0
     result = _last_json(capsys.readouterr().out)
     assert result["run_dir"] is None and result["metrics"]["global_step"] == 2
     assert list(in_tmp.iterdir()) == []
-    assert main(["train", DIGITS, "--dry-run"]) == 0
+    assert main(["train", DIGITS, "--dry-run", "--set", "callbacks=[]"]) == 0
     assert "dry run ok: 2 batches" in capsys.readouterr().out
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_dry_run_with_every_callback_of_the_main_job_keeps_nothing(in_tmp, capsys):
+    assert main(["train", DIGITS, "--dry-run", "--format", "json"]) == 0
+    result = _last_json(capsys.readouterr().out)
+    assert result["status"] == "completed" and result["metrics"]["global_step"] == 2
     assert list(in_tmp.iterdir()) == []
 
 
@@ -72,15 +80,18 @@ def test_a_diverging_run_exits_3(in_tmp, capsys):
 def test_evaluate_reproduces_the_test_metrics_of_the_run(in_tmp, capsys):
     from cnnspec.engine import train
 
-    result = train(DIGITS, overrides=["train.epochs=1", "train.progress=false"], runs_root=in_tmp / "runs")
-    weights = in_tmp / "weights.pt"
-    torch.save(result.model.state_dict(), weights)
-    assert main(["evaluate", str(result.run_dir / "spec.yaml"), "--checkpoint", str(weights), "--format", "json"]) == 0
-    metrics = _last_json(capsys.readouterr().out)["metrics"]
-    assert metrics["test_confusion"] == result.metrics["test_confusion"]
-    for key in ("test_loss", "test_acc", "test_per_class_acc"):
-        assert metrics[key] == pytest.approx(result.metrics[key]), key
-    assert main(["evaluate", DIGITS, "--checkpoint", str(weights)]) == 0
+    result = train(DIGITS, overrides=["train.epochs=1", "train.progress=false", "callbacks=[checkpoint]"],
+                   runs_root=in_tmp / "runs")
+    plain = in_tmp / "weights.pt"
+    torch.save(result.model.state_dict(), plain)
+    for weights in (result.run_dir / "checkpoints" / "last.pt", plain):
+        assert main(["evaluate", str(result.run_dir / "spec.yaml"), "--checkpoint", str(weights),
+                     "--format", "json"]) == 0
+        metrics = _last_json(capsys.readouterr().out)["metrics"]
+        assert metrics["test_confusion"] == result.metrics["test_confusion"]
+        for key in ("test_loss", "test_acc", "test_per_class_acc"):
+            assert metrics[key] == pytest.approx(result.metrics[key]), key
+    assert main(["evaluate", DIGITS, "--checkpoint", str(plain)]) == 0
     text = capsys.readouterr().out
     assert "test_acc" in text and text.rstrip().splitlines()[-1].strip().startswith("9 ")
 
