@@ -176,13 +176,15 @@ class PluginSet:
         self.pm.add_hookspecs(hookspec)
         self.info: dict[str, PluginInfo] = {}
         self.broken: list[BrokenPlugin] = []
+        #: problems that belong to no plugin (unreadable distribution metadata)
+        self.warnings: list[str] = []
         self._registries: dict[str, Registry[Any]] | None = None
         self._load()
 
     # -- finding and importing -----------------------------------------------------------
     def _load(self) -> None:
         candidates = [_builtin(name, module) for name, module in BUILTIN_PLUGINS.items()]
-        candidates += _entry_point_candidates()
+        candidates += _entry_point_candidates(self.warnings)
         wanted = set(self.enabled)
         for cand in candidates:
             if self._selected(cand, self.disabled):
@@ -370,40 +372,47 @@ def _own_version() -> str | None:
     return __version__
 
 
-def _distributions() -> list[metadata.Distribution]:
-    """Installed distributions, first on ``sys.path`` wins (as ``importlib.metadata`` does).
+def _group_entry_points(problems: list[str]) -> list[metadata.EntryPoint]:
+    """Entry points of group ``cnnspec``, first distribution on ``sys.path`` winning.
 
-    Read one by one, so a distribution with unreadable metadata is skipped
-    instead of stopping the discovery of all the others.
+    The standard library's scan reads only ``entry_points.txt`` files (fast);
+    if one distribution's metadata is unreadable it raises for all of them, so
+    then each distribution is read on its own, and an unreadable one is
+    skipped and described in ``problems``.
     """
+    try:
+        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:
+        pass
     seen: set[str] = set()
-    out = []
+    found = []
     for dist in metadata.distributions():
+        where = getattr(dist, "_path", None) or dist
         try:
-            name = dist.metadata["Name"]
-        except Exception:
-            continue
-        if not name:
-            continue
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key not in seen:
-            seen.add(key)
-            out.append(dist)
-    return out
-
-
-def _entry_point_candidates() -> list[_Candidate]:
-    found: list[_Candidate] = []
-    for dist in _distributions():
-        try:
+            key = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
             eps = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
-        except Exception:
+        except Exception as exc:
+            problems.append(f"the metadata of {where} is unreadable ({type(exc).__name__}: {exc}); "
+                            "its plugins, if any, are skipped — reinstall that distribution")
             continue
-        for ep in eps:
-            found.append(_Candidate(
-                ep.name, ep.value, False, ep.name, ep.load, distribution=dist.metadata["Name"],
-                version=dist.version, entry_point=f"{ep.name} = {ep.value}",
-            ))
+        if key and key not in seen:
+            seen.add(key)
+            found.extend(eps)
+    return found
+
+
+def _entry_point_candidates(problems: list[str]) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for ep in _group_entry_points(problems):
+        dist = ep.dist
+        name = version = None
+        if dist is not None:
+            try:
+                name, version = dist.metadata["Name"], dist.version
+            except Exception:
+                pass
+        found.append(_Candidate(ep.name, ep.value, False, ep.name, ep.load, distribution=name,
+                                version=version, entry_point=f"{ep.name} = {ep.value}"))
     found.sort(key=lambda c: (c.name, (c.distribution or "").lower()))
     by_name: dict[str, list[_Candidate]] = {}
     for cand in found:
@@ -415,8 +424,8 @@ def _entry_point_candidates() -> list[_Candidate]:
         others = [f"distribution {c.distribution}" for c in claimants]
         if builtin:
             others.insert(0, "cnnspec (built-in)")
-        for cand in claimants:
-            cand.name = f"{name}@{cand.distribution}"
+        for i, cand in enumerate(claimants):
+            cand.name = f"{name}@{cand.distribution or i + 1}"
             cand.notes.append(
                 f"the plugin name '{name}' is claimed by {' and '.join(others)}; registered as "
                 f"'{cand.name}' (rename the entry point to give it a name of its own)"

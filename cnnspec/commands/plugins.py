@@ -54,6 +54,7 @@ def plugins_json(plugins: Any) -> dict[str, Any]:
         "autoload": plugins.autoload,
         "plugins": [info.to_dict() for info in infos],
         "broken": [info.name for info in infos if info.status == "broken"],
+        "warnings": list(plugins.warnings),
         "conflicts": [
             {"kind": kind, "name": name,
              "providers": [{"plugin": e.provider.plugin, "distribution": e.provider.distribution,
@@ -88,6 +89,10 @@ def plugins_text(plugins: Any, width: int | None = None) -> str:
             lines.extend(_wrap("error: ", error, width))
         for note in info.notes:
             lines.extend(_wrap("note: ", note, width))
+    if plugins.warnings:
+        lines += ["", "warnings:"]
+        for warning in plugins.warnings:
+            lines.extend(_wrap("", warning, width))
     conflicts = plugins.conflicts()
     if conflicts:
         lines += ["", "names registered by more than one plugin (qualify them in specs as PLUGIN:NAME):"]

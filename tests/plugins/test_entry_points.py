@@ -197,3 +197,16 @@ def test_p_with_an_unknown_name_is_a_usage_error(cli, write_spec):
     assert run.code == 2
     assert "-p exmple: no plugin named 'exmple'" in run.err and "did you mean 'example'?" in run.err
     assert "Traceback" not in run.err
+
+
+def test_a_distribution_with_unreadable_metadata_does_not_hide_the_others(plugins_from, tmp_path, monkeypatch):
+    """importlib.metadata.entry_points() raises for everyone when one entry_points.txt is not UTF-8."""
+    info = tmp_path / "cnnspec_t_damaged-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cnnspec-t-damaged\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_bytes(b"[cnnspec]\ndamaged = cnnspec_t_damaged\xff\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = plugins_from("example")
+    assert plugins.info["example"].status == "loaded"
+    (warning,) = plugins.warnings
+    assert warning.startswith(f"the metadata of {info} is unreadable (UnicodeDecodeError:")
