@@ -96,6 +96,18 @@ class ResumePoint:
 
         return trainer_state(self.checkpoint)
 
+    def set_aside_damaged(self) -> list[Path]:
+        """Unlist the damaged checkpoints passed over and rename them ``*.damaged``, so
+        rotation does not delete good checkpoints in their favour. Called when the run
+        really continues."""
+        from cnnspec.checkpoint import quarantine
+
+        by_dir: dict[Path, list[str]] = {}
+        for path, _ in self.skipped:
+            if path.suffix == ".pt":
+                by_dir.setdefault(path.parent, []).append(path.name)
+        return [p for directory, names in by_dir.items() for p in quarantine(directory, names)]
+
     def describe(self) -> str:
         meta = self.checkpoint.get("meta") or {}
         epoch, batch, step = meta.get("epoch"), meta.get("batch"), meta.get("step")
@@ -181,6 +193,7 @@ def resume(run_dir: str | Path, *, spec: Any = None, overrides: Sequence[str] = 
     from cnnspec.engine import train
 
     point = find_resume_point(run_dir, spec=spec, overrides=overrides, force=force, on_skip=on_skip)
+    point.set_aside_damaged()
     return train(point.spec, run_dir=point.run_dir, resume_state=point.state, **train_options)
 
 
@@ -209,6 +222,8 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
                               on_skip=lambda p, r: print(f"warning: skipping {p.name}: {r}", file=stream))
     if point.changes:
         print(f"warning: continuing with a changed spec (--force):\n{format_changes(point.changes)}", file=stream)
+    for path in point.set_aside_damaged():
+        print(f"warning: kept the damaged file as {path.name}", file=stream)
     print(point.describe(), file=stream, flush=True)
     return {"spec": point.spec, "overrides": [], "epochs": None, "run_dir": point.run_dir,
             "resume_state": point.state}

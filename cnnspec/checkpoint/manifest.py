@@ -17,7 +17,8 @@ from typing import Any
 
 from cnnspec.checkpoint.atomic import atomic_write
 
-__all__ = ["MANIFEST", "checkpoint_dir", "entries_for", "read_manifest", "remove_checkpoints", "write_manifest"]
+__all__ = ["MANIFEST", "checkpoint_dir", "entries_for", "quarantine", "read_manifest", "remove_checkpoints",
+           "write_manifest"]
 
 MANIFEST = "manifest.json"
 VERSION = 1
@@ -90,3 +91,22 @@ def remove_checkpoints(directory: str | os.PathLike[str], names: Iterable[str]) 
         with contextlib.suppress(FileNotFoundError):
             (directory / n).unlink()
     return sorted(drop)
+
+
+def quarantine(directory: str | os.PathLike[str], names: Iterable[str]) -> list[Path]:
+    """Unlist damaged checkpoints and rename them ``<name>.damaged`` (kept for a look,
+    out of the way of rotation and of the next resume). Returns the new paths."""
+    directory = Path(directory)
+    names = set(names)
+    manifest = read_manifest(directory)
+    if manifest is not None and any(e["file"] in names for e in manifest["checkpoints"]):
+        manifest["checkpoints"] = [e for e in manifest["checkpoints"] if e["file"] not in names]
+        manifest["aliases"] = {k: v for k, v in manifest["aliases"].items() if v not in names}
+        write_manifest(directory, manifest)
+    moved = []
+    for n in sorted(names):
+        target = directory / f"{n}.damaged"
+        with contextlib.suppress(OSError):
+            os.replace(directory / n, target)
+            moved.append(target)
+    return moved

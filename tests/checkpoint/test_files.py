@@ -296,3 +296,13 @@ def test_every_optimizer_and_scheduler_state_passes_the_allowlist(tmp_path: Path
              "scaler": torch.amp.GradScaler("cpu", enabled=True).state_dict()}
     ck.save_checkpoint(tmp_path, "a.pt", state)
     _assert_same(state, ck.trainer_state(ck.load_checkpoint(tmp_path / "a.pt")))
+
+
+def test_quarantine_unlists_and_renames(tmp_path: Path) -> None:
+    for i in range(2):
+        ck.save_checkpoint(tmp_path, f"c{i}.pt", {"x": torch.full((2,), float(i))}, aliases=["last"])
+    assert ck.quarantine(tmp_path, ["c1.pt"]) == [tmp_path / "c1.pt.damaged"]
+    manifest = ck.read_manifest(tmp_path)
+    assert [e["file"] for e in manifest["checkpoints"]] == ["c0.pt"] and manifest["aliases"] == {}
+    path, _ = ck.latest_valid(tmp_path)
+    assert path.name == "c0.pt"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnspec.checkpoint import read_manifest
 from cnnspec.engine import train
 from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.resume import find_resume_point, resume
@@ -79,6 +80,10 @@ def test_resume_from_the_previous_checkpoint_when_the_newest_is_damaged(tmp_path
     result = resume(run, device="cpu", on_skip=lambda p, r: skipped.append(p.name))
     assert skipped == ["epoch0001-step00000006.pt"]
     assert same_weights(weights(result.model), reference["weights"])
+    # set aside, not deleted, and no longer listed: rotation keeps good checkpoints instead
+    assert (run / "checkpoints" / "epoch0001-step00000006.pt.damaged").read_bytes() == bytes(data)
+    listed = [e["file"] for e in read_manifest(run / "checkpoints")["checkpoints"]]
+    assert "epoch0001-step00000006.pt" not in listed
 
 
 @pytest.mark.parametrize("drop", ["rng", "optimizer", "scheduler"])
