@@ -7,6 +7,7 @@ They use cnnspec's author kit (cnnspec.testing) and compare against torch.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def test_installed_and_discovered(cnnspec_plugins):
     assert info.status == "loaded", info.error
     assert info.distribution == "cnnspec-example"
     assert info.registers == {"layer": ["ConvBNReLU", "SqueezeExcite"], "dataset": ["stripes"],
-                              "loss": ["focal"], "callback": ["metrics_log"]}
+                              "loss": ["focal"], "callback": ["csv_log"]}
 
 
 @pytest.mark.parametrize("layer", ["ConvBNReLU", "SqueezeExcite"])
@@ -36,7 +37,7 @@ def test_shape_rule_matches_torch(layer):
 def test_every_component_builds():
     report = check_components("example", layer_trials=20)
     assert {"layer:ConvBNReLU", "layer:SqueezeExcite", "dataset:stripes", "loss:focal",
-            "callback:metrics_log"} <= set(report.checked), report
+            "callback:csv_log"} <= set(report.checked), report
 
 
 def test_focal_loss_with_gamma_zero_is_cross_entropy():
@@ -66,25 +67,27 @@ def test_stripes_are_deterministic_and_labelled_by_orientation():
             assert cols_vary < 1e-3 < rows_vary
 
 
-def test_metrics_log_survives_a_resume(tmp_path):
-    from cnnspec_example.callbacks import MetricsLog
+def test_csv_log_survives_a_resume(tmp_path):
+    from cnnspec_example.callbacks import CsvLog
 
     class Trainer:
         run_dir = tmp_path
 
-    log = MetricsLog()
+    log = CsvLog()
     log.setup(Trainer())
-    log.on_epoch_end(Trainer(), 0, {"train_loss": torch.tensor(1.5), "val_acc": 0.25})
-    log.on_epoch_end(Trainer(), 1, {"train_loss": 1.0, "val_acc": 0.5})
+    log.on_epoch_end(Trainer(), 0, {"epoch": 1, "train_loss": torch.tensor(1.5)})
+    log.on_epoch_end(Trainer(), 1, {"epoch": 2, "train_loss": 1.0, "val_acc": 0.5})
     state = log.state_dict()
-    log.on_epoch_end(Trainer(), 2, {"train_loss": 0.9, "val_acc": 0.6})  # then the run dies
-    resumed = MetricsLog()
+    log.on_epoch_end(Trainer(), 2, {"epoch": 3, "train_loss": 0.9, "val_acc": 0.6})  # then the run dies
+    resumed = CsvLog()
     resumed.setup(Trainer())
     resumed.load_state_dict(state)
-    resumed.on_epoch_end(Trainer(), 2, {"train_loss": 0.8, "val_acc": 0.7})
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [0, 1, 2]
-    assert rows[0]["train_loss"] == 1.5 and rows[2]["train_loss"] == 0.8
+    resumed.on_epoch_end(Trainer(), 2, {"epoch": 3, "train_loss": 0.8, "val_acc": 0.7})
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert rows[0] == {"epoch": "1", "train_loss": "1.5", "val_acc": ""}
+    assert rows[2]["train_loss"] == "0.8"
 
 
 def test_example_spec_validates_and_builds(cnnspec_cli):

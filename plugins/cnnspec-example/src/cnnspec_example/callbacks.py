@@ -1,73 +1,77 @@
-"""``metrics_log``: every epoch's metrics as a JSON line or a CSV row in the run dir.
+"""``csv_log``: every epoch's metrics as a row of a CSV file in the run directory.
 
-The file is rewritten whole (temp file + ``os.replace``) each epoch from the
-rows kept in memory, which are also the callback's checkpoint state: after a
-resume, epochs the interrupted run logged beyond its last checkpoint are
-replaced rather than duplicated, and a reader never sees a half-written file.
+cnnspec already writes ``metrics.jsonl``; a CSV opens directly in a
+spreadsheet or ``pandas.read_csv``. The file is rewritten whole (temp file +
+``os.replace``) each epoch from the rows kept in memory, which are also the
+callback's checkpoint state: after a resume, epochs the interrupted run
+logged beyond its last checkpoint are replaced rather than duplicated, a
+metric that appears later (``val_acc`` after a warm-up) gets its column, and
+a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from pydantic import Field
 
 from cnnspec.callbacks.base import Callback
 from cnnspec.spec_run import SpecModel
 
-__all__ = ["MetricsLog", "MetricsLogParams"]
+__all__ = ["CsvLog", "CsvLogParams"]
 
 
-class MetricsLogParams(SpecModel):
-    """Arguments of ``callbacks: [{metrics_log: {...}}]``."""
+class CsvLogParams(SpecModel):
+    """Arguments of ``callbacks: [{csv_log: {...}}]``."""
 
-    format: Literal["jsonl", "csv"] = "jsonl"
-    filename: str | None = None
+    filename: str = Field(default="metrics.csv", pattern=r"^[^/\\]+\.csv$", description="a file name in the run dir")
+    columns: list[str] | None = Field(default=None, description="only these metrics, in this order (default: all)")
 
 
-class MetricsLog(Callback):
-    """Writes ``metrics.jsonl`` (or ``metrics.csv``) under ``trainer.run_dir``."""
+class CsvLog(Callback):
+    """Writes ``metrics.csv`` (one row per epoch) under ``trainer.run_dir``."""
 
-    def __init__(self, format: str = "jsonl", filename: str | None = None) -> None:
-        self.format = format
-        self.filename = filename or f"metrics.{format}"
+    def __init__(self, filename: str = "metrics.csv", columns: list[str] | None = None) -> None:
+        self.filename = filename
+        self.columns = list(columns) if columns else None
         self.rows: list[dict[str, Any]] = []
         self.path: Path | None = None
 
     def setup(self, trainer: Any) -> None:
         self.path = Path(trainer.run_dir) / self.filename
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
-        row = {"epoch": epoch, **{k: _plain(v) for k, v in metrics.items()}}
-        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        number = int(metrics.get("epoch", epoch + 1))  # cnnspec counts finished epochs from 1
+        row = {"epoch": number, **{k: _plain(v) for k, v in metrics.items() if k != "epoch"}}
+        self.rows = [r for r in self.rows if r["epoch"] < number] + [row]
         if self.path is not None:
             self.write(self.path)
 
-    def write(self, path: Path) -> None:
-        text = self.render()
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as exc:  # a full disk must not stop training
-            import warnings
-
-            warnings.warn(f"metrics_log: cannot write {path}: {exc}", stacklevel=2)
-
     def render(self) -> str:
-        if self.format == "jsonl":
-            return "".join(json.dumps(row) + "\n" for row in self.rows)
-        columns: list[str] = []
-        for row in self.rows:
-            columns += [k for k in row if k not in columns]
+        if self.columns:
+            columns = ["epoch", *(c for c in self.columns if c != "epoch")]
+        else:
+            columns = []
+            for row in self.rows:
+                columns += [k for k in row if k not in columns]
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.rows)
         return out.getvalue()
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(self.render(), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk must not stop training
+            warnings.warn(f"csv_log: cannot write {path}: {exc}", stacklevel=2)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": [dict(r) for r in self.rows]}
@@ -77,7 +81,7 @@ class MetricsLog(Callback):
 
 
 def _plain(value: Any) -> Any:
-    """Tensors and numpy scalars as Python numbers, so the row is JSON."""
+    """Tensors and numpy scalars as Python numbers; lists (per-class values) as text."""
     if hasattr(value, "item"):
         try:
             return value.item()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cnnspec import hookimpl
 from cnnspec.component import Component
-from cnnspec_example.callbacks import MetricsLogParams
+from cnnspec_example.callbacks import CsvLogParams
 from cnnspec_example.data import STRIPE_CLASSES, StripesParams, stripes_sample_shape
 from cnnspec_example.layers import CONV_BN_RELU, SQUEEZE_EXCITE
 from cnnspec_example.losses import FocalParams
@@ -48,6 +48,6 @@ def cnnspec_losses():
 @hookimpl
 def cnnspec_callbacks():
     return [
-        Component("metrics_log", "cnnspec_example.callbacks:MetricsLog", MetricsLogParams,
-                  doc="writes each epoch's metrics to metrics.jsonl (or .csv) in the run directory")
+        Component("csv_log", "cnnspec_example.callbacks:CsvLog", CsvLogParams,
+                  doc="writes each epoch's metrics as a row of metrics.csv in the run directory")
     ]
