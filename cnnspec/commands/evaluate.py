@@ -23,7 +23,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="a cnnspec checkpoint or a torch.save'd state dict of the spec's model")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default=None, metavar="DEVICE")
-    p.add_argument("--split", default="test", choices=("test", "val", "train"))
+    p.add_argument("--split", default="test", choices=("test", "val"),
+                   help="test (default) or the validation split")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 

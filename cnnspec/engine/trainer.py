@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ class Trainer:
     """
 
     def __init__(self, spec: Any, *, run_dir: str | Path, data: Any = None, device: Any = None,
-                 callbacks: list[Any] | None = None, extra_callbacks: list[Any] = (),  # type: ignore[assignment]
+                 callbacks: list[Any] | None = None, extra_callbacks: Sequence[Any] = (),
                  dist: DistContext | None = None, epochs: int | None = None, limit_batches: int | None = None,
                  persist: bool = True, progress: dict[str, Any] | None = None,
                  argv: list[str] | None = None) -> None:
@@ -334,9 +335,12 @@ class Trainer:
             if batch >= limit:
                 break
             inputs, targets = self._to_device(inputs, targets)
+            stop_all = False
             if self._closure:
                 outputs, loss = self._closure_step(inputs, targets, epoch, batch)
                 value = loss.item()
+                if self.dist.enabled:
+                    stop_all = self._sync_flags(False, self._stop_requested is not None)[1]
             else:
                 optimizer.zero_grad(set_to_none=True)
                 with precision.context():
@@ -348,8 +352,8 @@ class Trainer:
                     loss.backward()
                 value = loss.item()
                 bad = not math.isfinite(value)
-                if self.dist.enabled:
-                    bad = self._any_rank(bad)
+                if self.dist.enabled:  # one all-reduce carries both flags, so every rank decides alike
+                    bad, stop_all = self._sync_flags(bad, self._stop_requested is not None)
                 if bad:
                     optimizer.zero_grad(set_to_none=True)
                     raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
@@ -373,8 +377,8 @@ class Trainer:
                     method(self, batch, value, inputs, targets, outputs)
                 except Exception as exc:
                     raise CallbackError(label, "on_train_batch_end", exc) from exc
-            if self._stop_requested is not None or self.dist.enabled:
-                self._check_stop()
+            if stop_all or (self._stop_requested is not None and not self.dist.enabled):
+                raise _Stop("interrupted", self._stop_requested or "stop requested on another process")
 
     def _closure_step(self, inputs: Any, targets: Any, epoch: int, batch: int) -> tuple[Any, Any]:
         """One step of an optimizer that re-evaluates the loss (LBFGS).
@@ -419,6 +423,13 @@ class Trainer:
                 raise _Stop("interrupted", reason)
         elif requested is not None:
             raise _Stop("interrupted", requested)
+
+    def _sync_flags(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag OR-ed over all processes, in one all-reduce."""
+        import torch
+
+        t = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device)
+        return tuple(bool(v > 0) for v in self.dist.all_reduce_sum(t).tolist())
 
     def _any_rank(self, flag: bool) -> bool:
         import torch

@@ -57,3 +57,18 @@ def test_two_processes_match_one(tmp_path):
     for key in ("train_acc", "val_acc", "test_acc"):
         assert ddp[key] == pytest.approx(one[key], abs=0.005), key
     assert sum(map(sum, ddp["test_confusion"])) == sum(map(sum, one["test_confusion"])) == 360
+
+
+@pytest.mark.slow
+def test_a_stop_requested_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "tests/engine/ddp_worker.py", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["status"] == ranks[1]["status"] == "interrupted"
+    assert ranks[0]["stop_reason"] == "rank 0 asked"
+    assert ranks[1]["stop_reason"] == "stop requested on another process"
+    assert ranks[0]["global_step"] == ranks[1]["global_step"] == 4  # seen by all at the next step's sync
+    assert ranks[0]["weights_sum"] == ranks[1]["weights_sum"]  # DDP kept the replicas equal
