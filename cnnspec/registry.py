@@ -208,7 +208,11 @@ class Registry(Generic[T]):
         for why, names in by_reason.items():
             hints.append(f"not loaded ({why}): {', '.join(names)}.")
         if not close:
-            hints.append(f"known {self.kind}s: " + (", ".join(self.names()) or "(none)"))
+            names = self.names()
+            if len(names) <= 12:
+                hints.append(f"known {self.kind}s: " + (", ".join(names) or "(none)"))
+            else:
+                hints.append(f"`cnnspec plugins` lists the {len(names)} known {self.kind}s")
         return RegistryError(message, hint=" ".join(hints) if hints else None)
 
     def _unknown_qualified(self, name: str, bare: str, plugin: str) -> RegistryError:

@@ -80,4 +80,16 @@ def run(args: argparse.Namespace) -> int:
                 print()
             print(f"{file}: ok — {totals_line(trace)}")
             print(table(trace))
+    _warn_broken_plugins()
     return 0 if ok else 2
+
+
+def _warn_broken_plugins() -> None:
+    """One line on stderr per broken plugin: specs that need it fail, others pass."""
+    from cnnspec.plugin_manager import get_plugins
+
+    seen: set[str] = set()
+    for broken in get_plugins().broken:
+        if broken.name not in seen:
+            seen.add(broken.name)
+            print(f"warning: {broken.describe()} (see `cnnspec plugins`)", file=sys.stderr)
