@@ -8,14 +8,24 @@ callback. Only the built-in plugins are listed, so the file does not depend
 on what else happens to be installed. A test regenerates it and fails when
 the committed copy differs, so the reference cannot drift from the code.
 
-Run ``python -m cnnspec.docgen`` to rewrite it, ``--check`` to only compare.
+The tutorials (``docs/tutorials/*.md``) get the same treatment for the
+commands they show: in a ```` ```console ```` block, a ``$ cnnspec ...`` line
+of a static command (validate, summary, sizes, diff, resolve) is followed by
+exactly what that command prints, rerun here from the repository root.
+
+Run ``python -m cnnspec.docgen`` to rewrite both, ``--check`` to only compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import re
+import shlex
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +37,24 @@ from cnnspec.schema import spec_schema
 from cnnspec.spec import CONTAINERS, SpecDocument
 from cnnspec.spec_run import DataSpec, TrainSpec
 
-__all__ = ["DEFAULT_OUTPUT", "main", "render_reference", "type_text"]
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "REFRESHED",
+    "TUTORIALS",
+    "ConsoleBlock",
+    "console_blocks",
+    "main",
+    "refresh_markdown",
+    "render_reference",
+    "run_cli",
+    "type_text",
+]
 
 DEFAULT_OUTPUT = Path("docs") / "spec-reference.md"
+TUTORIALS = Path("docs") / "tutorials"
+
+#: subcommands whose output is deterministic and cheap: shown outputs are regenerated
+REFRESHED = ("validate", "summary", "sizes", "diff", "resolve")
 
 #: registry kind -> (section title, where a spec uses it)
 _COMPONENTS = {
@@ -274,21 +299,103 @@ def render_reference(plugins: PluginSet | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- console blocks in Markdown ------------------------------------------------------------------
+
+_CONSOLE = re.compile(r"^```console\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ConsoleBlock:
+    """One ``$ command`` and the output shown under it, with the output's offsets."""
+
+    command: str
+    output: str
+    start: int
+    end: int
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.command)
+
+    @property
+    def refreshed(self) -> bool:
+        argv = self.argv
+        return len(argv) > 1 and argv[0] == "cnnspec" and argv[1] in REFRESHED
+
+
+def console_blocks(text: str) -> list[ConsoleBlock]:
+    """Every ``$ ...`` command in the console blocks; a backslash continues a line."""
+    blocks = []
+    for match in _CONSOLE.finditer(text):
+        body, offset = match.group(1), match.start(1)
+        lines = body.splitlines(keepends=True)
+        i = 0
+        pos = offset
+        while i < len(lines):
+            if not lines[i].startswith("$ "):
+                pos += len(lines[i])
+                i += 1
+                continue
+            command = lines[i][2:].rstrip("\n")
+            pos += len(lines[i])
+            i += 1
+            while command.endswith("\\") and i < len(lines):
+                command = command[:-1].rstrip() + " " + lines[i].strip()
+                pos += len(lines[i])
+                i += 1
+            start = pos
+            while i < len(lines) and not lines[i].startswith("$ "):
+                pos += len(lines[i])
+                i += 1
+            blocks.append(ConsoleBlock(command, text[start:pos], start, pos))
+    return blocks
+
+
+def run_cli(argv: list[str]) -> str:
+    """What ``cnnspec ARGV`` prints (stdout, then stderr), run in this process."""
+    from cnnspec.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        cli_main(argv)
+    text = out.getvalue() + err.getvalue()
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
+def refresh_markdown(text: str) -> str:
+    """``text`` with the output of every refreshed command replaced by a fresh run."""
+    pieces, last = [], 0
+    for block in console_blocks(text):
+        if not block.refreshed:
+            continue
+        pieces += [text[last:block.start], run_cli(block.argv[1:])]
+        last = block.end
+    return "".join(pieces) + text[last:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnspec.docgen", description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT}")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is not up to date; write nothing")
+    parser.add_argument("--tutorials", type=Path, default=TUTORIALS, metavar="DIR",
+                        help=f"Markdown files whose command outputs are refreshed (default: {TUTORIALS})")
     args = parser.parse_args(argv)
-    text = render_reference()
-    current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{args.output} is out of date; run: python -m cnnspec.docgen", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output} ({len(text.splitlines())} lines)")
+    outputs = {args.output: render_reference()}
+    for page in sorted(args.tutorials.glob("*.md")):
+        outputs[page] = refresh_markdown(page.read_text(encoding="utf-8"))
+    stale = []
+    for path, text in outputs.items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if args.check and stale:
+        print("out of date: " + ", ".join(map(str, stale)) + "; run: python -m cnnspec.docgen", file=sys.stderr)
+        return 1
     return 0
 
 
