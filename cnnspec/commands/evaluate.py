@@ -54,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
     loss, acc = metrics[f"{split}_loss"], metrics[f"{split}_acc"]
     print(f"{args.file} with {args.checkpoint}: {split} on {metrics[f'{split}_samples']} samples")
     print(f"{split}_loss {loss:.4f}  {split}_acc {100 * acc:.2f}%")
-    print()
+    print("\nconfusion matrix (rows: true class, columns: predicted class):")
     print(confusion_table(metrics["classes"], metrics[f"{split}_confusion"], metrics[f"{split}_per_class_acc"]))
     return 0
