@@ -22,7 +22,10 @@ class PlotsParams(SpecModel):
 
     layer: str | None = Field(default=None, description="layer whose feature maps are drawn; default the first conv")
     channels: int = Field(default=16, ge=1, le=256, description="feature maps drawn (the first N channels)")
-    every_epoch: bool = Field(default=True, description="rewrite curves.png after every epoch, not only at the end")
+    refresh: float | None = Field(
+        default=10.0, ge=0,
+        description="rewrite curves.png after an epoch when this many seconds passed since the last time "
+                    "(0: every epoch; null: only at the end)")
     confusion: bool = Field(default=True, description="draw the confusion matrix at the end")
     features: bool = Field(default=True, description="draw the feature maps of one image at the end")
 

@@ -1,19 +1,23 @@
 """PNG pictures of a run in ``run_dir/plots/``, and in TensorBoard when it is logging.
 
 * ``curves.png`` — train/validation loss and accuracy per epoch, rewritten
-  atomically after every epoch (so it can be watched during a long run);
+  atomically after an epoch when ``refresh`` seconds (default 10) have
+  passed since the last rewrite, so it can be watched during a long run
+  without a fast one spending its time drawing, and always at the end;
 * ``confusion.png`` — the test split's confusion matrix with class names
   (the validation split's when there is no test split), at the end;
 * ``features_<layer>.png`` — the first ``channels`` feature maps of one
   validation image at ``layer`` (default: the first convolution), at the end.
 
-A picture that cannot be drawn or written warns once and never stops
-training; nothing here changes the training (eval mode, random streams
-preserved, modes restored).
+The final pictures also go to TensorBoard (``plots/<name>``) when the
+``tensorboard`` callback is logging. A picture that cannot be drawn or
+written warns once and never stops training; nothing here changes the
+training (eval mode, random streams preserved, modes restored).
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,11 +30,11 @@ __all__ = ["PlotsCallback"]
 class PlotsCallback(Callback):
     """Arguments are those of ``plots`` in a spec's ``callbacks:``."""
 
-    def __init__(self, layer: str | None = None, channels: int = 16, every_epoch: bool = True,
+    def __init__(self, layer: str | None = None, channels: int = 16, refresh: float | None = 10.0,
                  confusion: bool = True, features: bool = True) -> None:
         self.layer = layer
         self.channels = channels
-        self.every_epoch = every_epoch
+        self.refresh = refresh
         self.confusion = confusion
         self.features = features
         self.feature_layer: str | None = None
@@ -38,6 +42,7 @@ class PlotsCallback(Callback):
         self._confusion: list[list[int]] | None = None
         self._warned: set[str] = set()
         self._curves_drawn = 0
+        self._last_draw = float("-inf")
 
     def setup(self, trainer: Any) -> None:
         """Check the feature-map layer against the static shapes before any training."""
@@ -69,20 +74,24 @@ class PlotsCallback(Callback):
                               "training continues", RuntimeWarning, stacklevel=3)
             return None
 
-    def _publish(self, trainer: Any, name: str, fig: Any, step: int) -> None:
+    def _publish(self, trainer: Any, name: str, fig: Any, step: int | None) -> None:
+        """Write ``plots/<name>.png``; also to TensorBoard at ``step`` unless it is ``None``."""
         from cnnspec import viz
         from cnnspec.callbacks.tensorboard import find_tensorboard
 
         pixels = viz.render(fig)  # drawn once, for the file and for TensorBoard
         self.files[name] = viz.save_png(pixels, self._out(trainer) / f"{name}.png")
-        board = find_tensorboard(trainer)
+        board = find_tensorboard(trainer) if step is not None else None
         if board is not None:
             board.log_image(f"plots/{name}", pixels, step)
 
     # -- events ---------------------------------------------------------------
     def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        if self.every_epoch and getattr(trainer, "is_main_process", True):
-            self._guard("learning curves", self._curves, trainer, int(trainer.global_step))
+        if self.refresh is None or not getattr(trainer, "is_main_process", True):
+            return
+        if time.monotonic() - self._last_draw >= self.refresh:
+            # mid-run curves go to the file only: TensorBoard has the same numbers as scalars
+            self._guard("learning curves", self._curves, trainer, None)
 
     def on_test_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
         matrix = metrics.get("test_confusion")
@@ -100,14 +109,15 @@ class PlotsCallback(Callback):
             self._guard("feature maps", self._feature_maps, trainer, step)
 
     # -- pictures -------------------------------------------------------------
-    def _curves(self, trainer: Any, step: int) -> None:
+    def _curves(self, trainer: Any, step: int | None) -> None:
         from cnnspec import viz
 
-        if not trainer.history or self._curves_drawn == len(trainer.history):
+        if not trainer.history or (self._curves_drawn == len(trainer.history) and step is None):
             return
         fig = viz.learning_curves(trainer.history, title=trainer.spec.name)
         self._publish(trainer, "curves", fig, step)
         self._curves_drawn = len(trainer.history)
+        self._last_draw = time.monotonic()
 
     def _confusion_matrix(self, trainer: Any, step: int) -> None:
         from cnnspec import viz

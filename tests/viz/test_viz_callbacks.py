@@ -42,16 +42,22 @@ def test_plots_write_curves_confusion_and_feature_maps(tmp_path: Path) -> None:
     assert picture(out / "features_conv1.png").shape == (560, 500, 3)  # 2x2 maps, a two-line title
 
 
-def test_curves_are_rewritten_every_epoch(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("refresh", "rewrites"), [(0, 3), (3600, 1), (None, 0)])
+def test_curves_are_rewritten_during_training_at_most_every_refresh_seconds(
+        tmp_path: Path, refresh: float | None, rewrites: int) -> None:
     seen = []
 
     class Watch(PlotsCallback):
         def on_epoch_end(self, trainer, epoch, metrics):  # type: ignore[no-untyped-def]
             super().on_epoch_end(trainer, epoch, metrics)
-            seen.append((trainer.run_dir / "plots" / "curves.png").read_bytes())
+            path = trainer.run_dir / "plots" / "curves.png"
+            seen.append(path.read_bytes() if path.exists() else None)
 
-    fit(make_trainer(tmp_path, [Watch(confusion=False, features=False)]), epochs=3)
-    assert len(seen) == 3 and len(set(seen)) == 3
+    trainer = make_trainer(tmp_path, [Watch(refresh=refresh, confusion=False, features=False)])
+    fit(trainer, epochs=3)
+    assert len({s for s in seen if s is not None}) == rewrites
+    expected = viz.render(viz.learning_curves(trainer.history, title="bars"))
+    assert np.array_equal(picture(trainer.run_dir / "plots" / "curves.png"), expected)  # the end draws it all
 
 
 def test_without_a_test_split_the_confusion_matrix_is_the_validation_split(tmp_path: Path) -> None:
