@@ -218,7 +218,17 @@ def _run_onnx(path: Path) -> Any:
         from onnx.reference import ReferenceEvaluator
 
         evaluator = ReferenceEvaluator(proto)
-        return lambda x: evaluator.run(None, {name: x.numpy()})[0], "onnx.checker + onnx reference evaluator"
+
+        def run(x: Any) -> Any:
+            try:
+                return evaluator.run(None, {name: x.numpy()})[0]
+            except Exception as exc:
+                raise ExportError(
+                    f"{path} was written, but onnx's reference evaluator cannot run it: {type(exc).__name__}: "
+                    f"{exc}. The evaluator has gaps (onnx {onnx.__version__} gets MaxPool with ceil_mode=1 "
+                    "wrong); install onnxruntime for the numeric check: pip install onnxruntime") from None
+
+        return run, "onnx.checker + onnx reference evaluator"
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda x: session.run(None, {name: x.numpy()})[0], "onnx.checker + onnxruntime"
 

@@ -125,3 +125,21 @@ def test_bigger_models_export_within_tolerance(tmp_path, spec, fmt):
     report = export_model(load_spec(SPECS / spec, overrides=overrides), fmt=fmt, output=tmp_path / f"m.{fmt}")
     assert report.ok, report
     assert report.max_abs_diff < 1e-4
+
+
+def test_an_onnx_model_the_reference_evaluator_cannot_run_is_reported(write_spec, tmp_path):
+    """onnx's reference evaluator computes MaxPool(ceil_mode=1) sizes wrongly; without
+    onnxruntime the check cannot be done, and the error says so instead of crashing."""
+    pytest.importorskip("onnx")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("onnxruntime runs the check")
+    spec = write_spec("input: [1, 8, 8]\nmodel:\n  - concat:\n      branches:\n        - [identity]\n"
+                      "        - [maxpool2d: {kernel_size: 3, stride: 1, padding: 1, ceil_mode: true}]\n")
+    with pytest.raises(ExportError, match=r"was written, but onnx's reference evaluator cannot run it: .*"
+                                          r"install onnxruntime for the numeric check"):
+        export_model(load_spec(spec), fmt="onnx", output=tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").is_file()
