@@ -205,6 +205,7 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
     found (skipped files are reported on ``stream``), ``--epochs`` becomes an
     override checked like any other change, and the run continues in RUN_DIR.
     """
+    import os
     import sys
 
     stream = stream or sys.stderr
@@ -218,13 +219,15 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
         if value:
             raise CnnspecError(f"train: --resume continues in RUN_DIR itself and cannot be combined with {flag}")
     overrides = [*args.overrides, *([f"train.epochs={int(args.epochs)}"] if args.epochs is not None else [])]
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun every process resumes; one reports
     point = find_resume_point(resume_dir, spec=args.file, overrides=overrides, force=getattr(args, "force", False),
-                              on_skip=lambda p, r: print(f"warning: skipping {p.name}: {r}", file=stream))
-    if point.changes:
-        print(f"warning: continuing with a changed spec (--force):\n{format_changes(point.changes)}", file=stream)
-    for path in point.set_aside_damaged():
-        print(f"warning: kept the damaged file as {path.name}", file=stream)
-    print(point.describe(), file=stream, flush=True)
+                              on_skip=lambda p, r: main and print(f"warning: skipping {p.name}: {r}", file=stream))
+    if main:
+        if point.changes:
+            print(f"warning: continuing with a changed spec (--force):\n{format_changes(point.changes)}", file=stream)
+        for path in point.set_aside_damaged():
+            print(f"warning: kept the damaged file as {path.name}", file=stream)
+        print(point.describe(), file=stream, flush=True)
     return {"spec": point.spec, "overrides": [], "epochs": None, "run_dir": point.run_dir,
             "resume_state": point.state}
 

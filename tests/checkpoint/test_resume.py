@@ -163,3 +163,22 @@ def test_nothing_to_resume(tmp_path: Path) -> None:
 def test_stored_spec_reloads_to_the_same_fingerprint() -> None:
     spec = load_spec(SPEC)
     assert load_spec(spec.to_dict()).fingerprint() == spec.fingerprint()
+
+
+def test_cli_resume(tmp_path: Path, reference: dict, stopped, capsys) -> None:
+    from cnnspec.checkpoint import load_checkpoint
+    from cnnspec.cli import main
+
+    run = _copy(stopped, 6, tmp_path)
+    assert main(["train", "--resume", str(run), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "the spec differs" in err and "train.epochs (--set[0]:1:1): 3 → 5" in err and "Traceback" not in err
+    assert main(["train", "--resume", str(run), "--run-dir", str(tmp_path / "other")]) == 2
+    assert "cannot be combined with --run-dir" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "give a SPEC to train, or --resume RUN_DIR" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming {run} from epoch0001-step00000006.pt (in epoch 1, after batch 6, step 6)" in captured.err
+    assert '"status": "completed"' in captured.out.splitlines()[-1]
+    assert same_weights(weights(load_checkpoint(run / "checkpoints" / "last.pt")["model"]), reference["weights"])
