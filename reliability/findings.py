@@ -1,0 +1,86 @@
+"""Bugs the suite found that are not fixed yet.
+
+Each finding is pinned by a ``pytest.mark.xfail(strict=True)`` test in
+``tests/reliability/test_findings.py``: when the owner fixes the bug the
+test passes, strict mode turns that into a failure, and whoever fixed it
+deletes the entry here and the ``xfail`` mark there. Scenarios count the
+cases that fail this way as *known* (``Row.known_case``), apart from ok and
+losses, so the published table never hides them and never blames them on an
+unrelated protection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FINDINGS", "Finding"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One open bug: what happens, where the fix belongs, which test pins it."""
+
+    id: str
+    title: str
+    owner: str
+    detail: str
+    test: str
+
+
+FINDINGS: dict[str, Finding] = {f.id: f for f in [
+    Finding(
+        "F1", "a spec can name a device or a FIFO as its base: extends: /dev/zero exhausts memory, a FIFO blocks",
+        "cnnspec/loading.py (read_text)",
+        "read_text checks st_size (0 for /dev/zero and FIFOs) and then reads the whole file: `extends: /dev/zero` "
+        "ends in MemoryError (an internal error, or the OOM killer without a memory limit) and `extends: "
+        "some.fifo` never returns. The same holds for `cnnspec validate /dev/zero`. Fix: refuse files that are "
+        "not regular (stat.S_ISREG) and read at most MAX_BYTES + 1 bytes.",
+        "tests/reliability/test_findings.py::test_f1_extends_of_a_device_or_fifo_is_refused",
+    ),
+    Finding(
+        "F2", "${vars} interpolation has no size limit: a 1.6 KB spec expands to gigabytes",
+        "cnnspec/composition.py (interpolation)",
+        "Forty variables that each reference the previous one twice (`a1: '${vars.a0}${vars.a0}'`, ...) double a "
+        "string forty times: MemoryError (internal error, exit 1) under a 1.5 GB limit, unbounded memory without "
+        "one; the list form (`a1: ['${vars.a0}', '${vars.a0}']`) runs for about a minute and 1.5 GB. YAML alias "
+        "bombs are refused by MAX_NODES, but interpolation happens after that check. Fix: count interpolated "
+        "values and characters against MAX_NODES / MAX_BYTES while substituting.",
+        "tests/reliability/test_findings.py::test_f2_vars_interpolation_bomb_is_refused",
+    ),
+    Finding(
+        "F3", "tags on mapping keys are ignored when they are in the yaml.org namespace",
+        "cnnspec/yaml_reader.py (_Builder.mapping)",
+        "`!!python/object/apply:os.system input: [1, 8, 8]` loads as if the tag were absent (nothing is "
+        "constructed, so nothing runs), because a key is tag-checked only when its tag does not start with "
+        "tag:yaml.org,2002:. Values are refused correctly. Fix: accept a key only with a core scalar tag "
+        "(str, int, float, bool, null).",
+        "tests/reliability/test_findings.py::test_f3_tag_on_a_mapping_key_is_refused",
+    ),
+    Finding(
+        "F4", "tensorboard log_dir can point outside the run directory",
+        "cnnspec/builtin/tensorboard.py (TensorBoardParams.log_dir)",
+        "`callbacks: [{tensorboard: {log_dir: ../../elsewhere}}]` (or an absolute path) makes training create "
+        "directories and event files outside the run directory, although the argument is documented as a folder "
+        "relative to it. Fix: a validator that refuses absolute paths and '..' components (a located SpecError "
+        "at load time).",
+        "tests/reliability/test_findings.py::test_f4_tensorboard_log_dir_stays_in_the_run_directory",
+    ),
+    Finding(
+        "F5", "repeat: {times: N} has no upper bound: a 60-byte spec keeps validate busy for hours",
+        "cnnspec/spec.py (RepeatArgs.times) / cnnspec/inference.py",
+        "Shape inference unrolls a repeat block, so `repeat: {times: 1000000000, layers: [relu]}` never "
+        "finishes (times: 100000 already takes ~11 s and 175 MB, 1000000 over a minute and 1.1 GB), and a built "
+        "model would hold that many modules. Fix: an upper bound on times (le=...) or on the total number of "
+        "unrolled layers, reported as a located SpecError.",
+        "tests/reliability/test_findings.py::test_f5_huge_repeat_count_is_refused",
+    ),
+    Finding(
+        "F6", "an unknown top-level key reads 'foo: : unknown argument 'foo''",
+        "cnnspec/pydantic_errors.py (translate, extra_forbidden)",
+        "For a key unknown at the top of a spec the parent's name is empty, so the message is "
+        "\": unknown argument 'foo'\" and SpecError.format_one prefixes the path: `spec.yaml:3:1: foo: : unknown "
+        "argument 'foo'`. Nested unknown keys read well. Fix: name the top level (\"unknown key 'foo'\") when "
+        "the parent path is empty.",
+        "tests/reliability/test_findings.py::test_f6_unknown_top_level_key_reads_well",
+    ),
+]}

@@ -1,0 +1,49 @@
+"""Every scenario of the suite, with its size in the CI tier and in the long tier.
+
+The order is the report's order. Sizes in the long tier are what
+``docs/reliability.md`` shows; the CI tier (``tests/reliability/``) runs the
+small ones on every test run.
+"""
+
+from __future__ import annotations
+
+from reliability.rows import Scenario
+
+__all__ = ["GROUPS", "SCENARIOS", "by_id"]
+
+GROUPS = {
+    "1": "Spec fuzzing",
+    "2": "Shape differential",
+    "3": "SIGKILL during training",
+    "4": "Checkpoint files: kills during saves, truncation, bit flips, full disk",
+    "5": "Malicious inputs",
+    "6": "Plugin faults",
+    "7": "Runtime faults",
+}
+
+SCENARIOS: list[Scenario] = [
+    Scenario("fuzz-yaml-text", "1", "hypothesis text as YAML", "reliability.fuzz:yaml_text", 60, 5000, "inputs"),
+    Scenario("fuzz-json-text", "1", "hypothesis text as JSON", "reliability.fuzz:json_text", 60, 5000, "inputs"),
+    Scenario("fuzz-bytes", "1", "hypothesis bytes as spec files", "reliability.fuzz:bytes_files", 60, 3000,
+             "inputs"),
+    Scenario("fuzz-mutations", "1", "mutated example specs", "reliability.fuzz:mutations", 60, 5000, "inputs"),
+    Scenario("fuzz-tags", "1", "tags before random nodes", "reliability.fuzz:tags", 40, 2000, "inputs"),
+    Scenario("fuzz-aliases", "1", "aliases vs their expansion", "reliability.fuzz:aliases", 20, 1000, "inputs"),
+    Scenario("fuzz-bombs", "1", "inputs that could crash or exhaust the interpreter", "reliability.bombs:bombs",
+             6, 40, "inputs"),
+    Scenario("shapes-differential", "2", "random stacks vs torch", "reliability.shapes:differential", 120, 5000,
+             "stacks"),
+    Scenario("shapes-plugin-kit", "2", "author kit on the example plugin", "reliability.shapes:plugin_kit", 40,
+             1000, "draws"),
+    Scenario("kill-training", "3", "SIGKILL and resume", "reliability.kills:kill_training", 2, 100, "trials",
+             worker=True),
+    Scenario("kill-controls", "3", "negative controls", "reliability.kills:controls", 4, 12, "controls",
+             worker=True),
+]
+
+
+def by_id(scenario_id: str) -> Scenario:
+    for scenario in SCENARIOS:
+        if scenario.id == scenario_id:
+            return scenario
+    raise KeyError(f"no scenario {scenario_id!r}; known: {', '.join(s.id for s in SCENARIOS)}")
