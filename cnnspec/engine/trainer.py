@@ -29,7 +29,7 @@ from cnnspec.engine.components import (
 from cnnspec.engine.device import Precision, select_device
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
 from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
-from cnnspec.exceptions import CnnspecError
+from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.metrics import ClassificationMeter
 from cnnspec.rundir import RunDir, environment
 
@@ -100,7 +100,9 @@ class Trainer:
         ``on_epoch_end``.
     ``should_stop``
         A callback sets it in ``on_epoch_end`` to end training after the epoch
-        (optionally with ``stop_reason``); the test pass still runs.
+        (optionally with ``stop_reason``), or in ``on_fit_start`` to train no
+        further (a resumed run that had already decided to stop); the test
+        pass still runs.
     ``is_main_process``, ``rank``, ``world_size``
         Rank 0 of the process group (the only one that writes or prints).
     ``stop_reason``, ``status``
@@ -115,7 +117,9 @@ class Trainer:
     A stop requested by a signal or a non-finite loss calls ``on_interrupt``
     instead of the rest (no test pass); an exception calls ``on_exception``.
     ``teardown`` is always last. An exception escaping a callback stops
-    training and is re-raised as :class:`CallbackError` naming it.
+    training and is re-raised as :class:`CallbackError` naming it, except a
+    :class:`~cnnspec.exceptions.SpecError` (a located spec mistake found by
+    the callback), which passes unchanged.
 
     :meth:`state_dict` holds everything needed to continue bit-identically on
     CPU (see its docstring); :meth:`load_state_dict` before :meth:`fit` resumes
@@ -227,6 +231,8 @@ class Trainer:
         for label, method in self._listeners[event]:
             try:
                 method(self, *args)
+            except SpecError:  # a located mistake in the spec (a monitor no metric provides): exit 2
+                raise
             except Exception as exc:
                 raise CallbackError(label, event, exc) from exc
 
@@ -264,10 +270,10 @@ class Trainer:
                 set_rng_state(self._restored_rng)
             try:
                 self.epoch = self._position[0]
-                while self.epoch < self.max_epochs:
+                # should_stop is checked before each epoch too: a callback restored from a checkpoint taken
+                # after its decision to stop sets it in on_fit_start, and a resumed run then trains no further
+                while self.epoch < self.max_epochs and not self.should_stop:
                     self._run_epoch()
-                    if self.should_stop:
-                        break
                 if self.should_stop and self.epoch < self.max_epochs:
                     self.status = "stopped"
                     self.stop_reason = self.stop_reason or f"stopped by a callback after epoch {self.epoch}"
@@ -375,6 +381,8 @@ class Trainer:
             for label, method in listeners:
                 try:
                     method(self, batch, value, inputs, targets, outputs)
+                except SpecError:
+                    raise
                 except Exception as exc:
                     raise CallbackError(label, "on_train_batch_end", exc) from exc
             if stop_all or (self._stop_requested is not None and not self.dist.enabled):

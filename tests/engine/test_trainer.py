@@ -7,6 +7,7 @@ import torch
 
 from cnnspec.callbacks import Callback
 from cnnspec.engine import CallbackError, train
+from cnnspec.exceptions import SpecError
 from tests.engine.standin import random_bundle
 
 
@@ -114,3 +115,29 @@ def test_should_stop_ends_after_the_epoch_and_still_tests(tiny_spec, runs):
     assert len(result.history) == 2
     assert [e[0] for e in rec.events][-3:] == ["on_test_end", "on_fit_end", "teardown"]
     assert "test_acc" in result.metrics
+
+
+class BadSpecInSetup(Callback):
+    def setup(self, trainer):
+        raise trainer.spec.document.error("callbacks: no metric 'val_accuracy'", ("callbacks",))
+
+
+def test_a_spec_error_from_a_callback_passes_unwrapped(tiny_spec, runs):
+    rec = Recorder()
+    with pytest.raises(SpecError, match="no metric 'val_accuracy'") as info:
+        train(tiny_spec, data=random_bundle(), runs_root=runs, callbacks=[BadSpecInSetup(), rec])
+    assert not isinstance(info.value, CallbackError)
+    assert [e[0] for e in rec.events] == ["on_exception", "teardown"]
+
+
+class AlreadyStopped(Callback):
+    def on_fit_start(self, trainer):
+        trainer.should_stop, trainer.stop_reason = True, "decided before the resume"
+
+
+def test_should_stop_set_before_the_first_epoch_trains_nothing(tiny_spec, runs):
+    rec = Recorder()
+    result = train(tiny_spec, data=random_bundle(), runs_root=runs, callbacks=[AlreadyStopped(), rec])
+    assert result.status == "stopped" and result.stop_reason == "decided before the resume"
+    assert result.history == [] and result.trainer.global_step == 0
+    assert [e[0] for e in rec.events] == ["setup", "on_fit_start", "on_test_end", "on_fit_end", "teardown"]
