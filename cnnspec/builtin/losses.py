@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from cnnspec.registry import Entry
     from cnnspec.spec import Spec
 
-__all__ = ["LOSSES", "check_loss_output", "cnnspec_losses", "output_layer"]
+__all__ = ["LOSSES", "check_loss_output", "check_spec_loss", "cnnspec_losses", "output_layer"]
 
 #: torch.nn class -> (model output, target form)
 LOSSES: dict[str, tuple[str, str]] = {
@@ -100,6 +100,18 @@ def check_loss_output(spec: Spec, trace: ShapeTrace, entry: Entry[Any]) -> None:
         ("train", "loss"),
         hint=f"add '- {add}: {{dim: 1}}' as the last layer, or use {alternative}" if want == "log_probs"
         else f"add '- {add}' as the last layer, or use {alternative}")
+
+
+def check_spec_loss(spec: Spec, trace: ShapeTrace) -> None:
+    """:func:`check_loss_output` for the spec's own ``train.loss`` (no torch needed).
+
+    For ``cnnspec validate``: the same located error training would raise.
+    """
+    from cnnspec.spec_components import resolve_ref
+
+    ref = spec.train.loss if spec.train else "crossentropyloss"
+    entry, _, _ = resolve_ref("loss", ref, ("train", "loss"), spec.document, spec.plugins)
+    check_loss_output(spec, trace, entry)
 
 
 _WORDS = {"log_probs": "log-probabilities (a final LogSoftmax)", "probs": "probabilities (a final Softmax or Sigmoid)"}

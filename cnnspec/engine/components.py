@@ -115,12 +115,6 @@ def build_loss(spec: Any, num_classes: int) -> LossFn:
     return LossFn(module, entry.name, str(entry.obj.meta.get("target", "index")), num_classes)
 
 
-def loss_entry(spec: Any) -> Entry[Component]:
-    ref = spec.train.loss if spec.train else "crossentropyloss"
-    entry, _, _ = resolve_ref("loss", ref, ("train", "loss"), spec.document, spec.plugins)
-    return entry
-
-
 # -- optimizers ----------------------------------------------------------------------
 
 

@@ -24,7 +24,6 @@ from cnnspec.engine.components import (
     build_loss,
     build_optimizer,
     build_scheduler,
-    loss_entry,
 )
 from cnnspec.engine.device import Precision, select_device
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
@@ -134,7 +133,7 @@ class Trainer:
         import torch
 
         from cnnspec.build import build_from_trace
-        from cnnspec.builtin.losses import check_loss_output
+        from cnnspec.builtin.losses import check_spec_loss
         from cnnspec.inference import infer_shapes
 
         train = spec.train
@@ -157,7 +156,7 @@ class Trainer:
 
         # static checks first: they cost nothing and need no data
         self.trace = infer_shapes(spec)
-        check_loss_output(spec, self.trace, loss_entry(spec))
+        check_spec_loss(spec, self.trace)
 
         seed_everything(self.seed)
         self.model = build_from_trace(self.trace)

@@ -151,12 +151,14 @@ def test_nllloss_needs_a_final_logsoftmax(write_spec, runs):
 
 def test_the_seed003_classifier_with_logsoftmax_passes_the_check():
     from cnnspec import infer_shapes, load_spec
-    from cnnspec.builtin.losses import check_loss_output
-    from cnnspec.engine.components import loss_entry
+    from cnnspec.builtin.losses import check_spec_loss
     from tests.conftest import SPECS
 
     spec = load_spec(SPECS / "seed003_cifar10cnn.yaml", overrides=["train.loss=nllloss"])
-    check_loss_output(spec, infer_shapes(spec), loss_entry(spec))
+    check_spec_loss(spec, infer_shapes(spec))
+    logits = load_spec(SPECS / "seed001_mnist_cnn.yaml", overrides=["train.loss=nllloss"])
+    with pytest.raises(SpecError, match="NLLLoss expects log-probabilities"):
+        check_spec_loss(logits, infer_shapes(logits))
 
 
 @pytest.mark.parametrize("loss", ["bcewithlogitsloss", "mseloss"])
