@@ -37,6 +37,10 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
         spec = load_spec(file, overrides=overrides)
         trace = infer_shapes(spec)
         _check_data(spec)
+        if spec.train is not None:
+            from cnnspec.builtin.losses import check_spec_loss
+
+            check_spec_loss(spec, trace)  # e.g. NLLLoss needs a final LogSoftmax
     except SpecError as exc:
         from cnnspec.fixits import fixes_for
 

@@ -203,7 +203,6 @@ def test_early_stopping_in_a_run(tmp_path: Path) -> None:
     assert last["meta"]["epoch"] == 2 and last["callbacks"]["earlystopping"]["stopped_epoch"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine loop to check should_stop before starting an epoch")
 def test_resuming_a_run_that_early_stopping_ended_trains_no_further(tmp_path: Path) -> None:
     from cnnspec.resume import resume
 
@@ -216,7 +215,6 @@ def test_resuming_a_run_that_early_stopping_ended_trains_no_further(tmp_path: Pa
     assert same_weights(weights(first.model), weights(again.model))
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine to let a SpecError raised in setup pass unwrapped")
 def test_cli_reports_a_bad_monitor_as_a_spec_error(tmp_path: Path, write_spec, capsys) -> None:
     from cnnspec.cli import main
 
