@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ENV", "install"]
+__all__ = ["ENV", "install", "run_argv"]
 
 ENV = "RELIABILITY_FAULTS"
 
@@ -82,7 +82,8 @@ def _wrap_writes(when: Any, signum: int) -> None:
     os.write = write  # type: ignore[assignment]
 
 
-def _wrap_save(on_save: Any) -> None:
+def _wrap_save(on_save: Any, key: str) -> None:
+    """Call ``on_save(meta)`` as each checkpoint save starts; ``_state[key]`` is cleared when it ends."""
     import cnnspec.checkpoint as checkpoint
 
     original = checkpoint.save_checkpoint
@@ -92,7 +93,7 @@ def _wrap_save(on_save: Any) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            _state["saving"] = False
+            _state[key] = False
 
     checkpoint.save_checkpoint = save_checkpoint
 
@@ -100,24 +101,24 @@ def _wrap_save(on_save: Any) -> None:
 def _signal_in_save(signum: str, nth: str) -> None:
     def on_save(meta: dict[str, Any]) -> None:
         _state["saves"] += 1
-        _state["saving"] = _state["saves"] == int(nth)
+        _state["nth_save"] = _state["saves"] == int(nth)
 
     def when() -> bool:
-        if _state.get("saving"):
-            _state["saving"] = False  # once
+        if _state.get("nth_save"):
+            _state["nth_save"] = False  # once
             return True
         return False
 
-    _wrap_save(on_save)
+    _wrap_save(on_save, "nth_save")
     _wrap_writes(when, int(signum))
 
 
 def _signal_in_interrupt_save(signum: str) -> None:
     def on_save(meta: dict[str, Any]) -> None:
-        _state["saving"] = meta.get("reason") == "interrupt"
+        _state["interrupt_save"] = meta.get("reason") == "interrupt"
 
-    _wrap_save(on_save)
-    _wrap_writes(lambda: bool(_state.get("saving")), int(signum))
+    _wrap_save(on_save, "interrupt_save")
+    _wrap_writes(lambda: bool(_state.get("interrupt_save")), int(signum))
 
 
 def _syspath(folder: str) -> None:
@@ -146,13 +147,23 @@ def install(fault: str) -> None:
     _FAULTS[name](*args)
 
 
+def run_argv(argv: list[str]) -> int:
+    """``cnnspec ARGV``, or ``@call module:function ARGS`` (a helper of the suite, e.g. a checkpoint saver)."""
+    if argv[:1] == ["@call"]:
+        from importlib import import_module
+
+        module, _, attr = argv[1].partition(":")
+        return int(getattr(import_module(module), attr)(*argv[2:]) or 0)
+    from cnnspec.cli import main
+
+    return main(argv)
+
+
 def _main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for fault in json.loads(os.environ.get(ENV, "[]")):
         install(fault)
-    from cnnspec.cli import main
-
-    return main(argv)
+    return run_argv(argv)
 
 
 if __name__ == "__main__":  # ``python -m reliability.faults ARGV``: the CLI with faults, in a fresh interpreter

@@ -83,4 +83,31 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
         "the parent path is empty.",
         "tests/reliability/test_findings.py::test_f6_unknown_top_level_key_reads_well",
     ),
+    Finding(
+        "F7", "a killed DataLoader worker is blamed on a callback, or reported as an internal error with a traceback",
+        "cnnspec/engine/trainer.py (_dispatch / the batch loop)",
+        "torch reports a dead worker from its SIGCHLD handler, which raises RuntimeError('DataLoader worker (pid N) "
+        "is killed by signal: Killed.') in whatever code runs at that moment. In a callback (a checkpoint being "
+        "saved) cnnspec says \"callback 'checkpoint' failed in on_train_batch_end: RuntimeError: DataLoader "
+        "worker ...\"; elsewhere it prints \"internal error (this is a bug...)\" with a traceback, sometimes "
+        "of a ConnectionResetError from the worker's pipe that does not mention the worker at all, or a second "
+        "traceback when the handler fires again while the first is printed. The run does stop (exit 1), no "
+        "worker outlives it, and it resumes from its last checkpoint; only the culprit is misnamed. Fix: while "
+        "a DataLoader with workers is being iterated, treat that RuntimeError (raised from "
+        "torch.utils.data._utils.signal_handling) and a ConnectionResetError/EOFError from its pipes as one "
+        "error, 'a DataLoader worker died (signal, often the OOM killer)', printed once with the resume command.",
+        "tests/reliability/test_findings.py::test_f7_dead_dataloader_worker_is_named_as_such",
+    ),
+    Finding(
+        "F8", "resuming mid-epoch is not bit-identical for datasets read through a DataLoader",
+        "cnnspec/data/bundle.py (DataBundle._per_item)",
+        "Every DataLoader iterator draws its base seed from the global torch RNG. A run resumed at batch k creates "
+        "the epoch's iterator after restoring the RNG states, an uninterrupted run created it before batch 0, so "
+        "from then on dropout (and anything else on the global RNG) draws different numbers. Datasets held in "
+        "memory (the default when they fit) never create a DataLoader and resume bit-identically; in_memory: "
+        "false, image folders and num_workers > 0 do not (checked: the same spec stopped at step 13 and resumed "
+        "ends with different weights, with 0 or 2 workers). Fix: DataLoader(..., generator=torch.Generator()) in "
+        "_per_item (the batches are seeded per batch already); with that change the resumed runs are identical.",
+        "tests/reliability/test_findings.py::test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical",
+    ),
 ]}

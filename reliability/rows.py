@@ -35,6 +35,7 @@ class Row:
     numbers: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     known: dict[str, int] = field(default_factory=dict)
+    known_cases: int = 0
     seconds: float = 0.0
 
     def hold(self, n: int = 1) -> None:
@@ -47,17 +48,20 @@ class Row:
         if len(self.failures) < MAX_FAILURES:
             self.failures.append(message)
 
-    def known_case(self, finding: str) -> None:
-        """Count a case that fails the way an open finding (:mod:`reliability.findings`) says.
+    def known_case(self, *findings: str) -> None:
+        """Count a case that fails the way open findings (:mod:`reliability.findings`) say.
 
         Such cases are neither ok nor losses: the report shows them next to
-        the finding, whose strict-xfail test flips when the bug is fixed.
+        the findings, whose strict-xfail tests flip when the bugs are fixed.
+        One case may show several findings; ``known_cases`` counts cases.
         """
         from reliability.findings import FINDINGS
 
-        if finding not in FINDINGS:
-            raise KeyError(f"no open finding {finding!r}")
-        self.known[finding] = self.known.get(finding, 0) + 1
+        for finding in findings:
+            if finding not in FINDINGS:
+                raise KeyError(f"no open finding {finding!r}")
+            self.known[finding] = self.known.get(finding, 0) + 1
+        self.known_cases += 1
 
     def check(self, condition: bool, message: str) -> bool:
         """``hold()`` if ``condition`` else ``lose(message)``; returns ``condition``."""
@@ -79,8 +83,8 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        """Zero losses, and something was actually tried."""
-        return self.losses == 0 and self.ok > 0
+        """Zero losses, and something was actually tried (held, or failed only as a finding says)."""
+        return self.losses == 0 and self.ok + self.known_cases > 0
 
     @contextmanager
     def timed(self) -> Iterator[Row]:
@@ -102,7 +106,8 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "what": self.what, "size": self.size, "unit": self.unit, "ok": self.ok,
                 "losses": self.losses, "notes": list(self.notes), "numbers": dict(self.numbers),
-                "failures": list(self.failures), "known": dict(self.known), "seconds": round(self.seconds, 3)}
+                "failures": list(self.failures), "known": dict(self.known), "known_cases": self.known_cases,
+                "seconds": round(self.seconds, 3)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Row:

@@ -39,6 +39,23 @@ SCENARIOS: list[Scenario] = [
              worker=True),
     Scenario("kill-controls", "3", "negative controls", "reliability.kills:controls", 4, 12, "controls",
              worker=True),
+    Scenario("save-kill", "4", "SIGKILL inside saves", "reliability.storage:save_kill", 3, 100, "kills",
+             worker=True),
+    Scenario("truncation", "4", "truncated files", "reliability.storage:truncation", 10, 500, "files"),
+    Scenario("bit-flips", "4", "flipped bits", "reliability.storage:bit_flips", 10, 1000, "files"),
+    Scenario("injected-write-errors", "4", "ENOSPC/EIO injected", "reliability.storage:injected_errors", 12, 500,
+             "saves"),
+    Scenario("full-disk", "4", "a real full tmpfs", "reliability.storage:full_disk", 2, 50, "disks"),
+    Scenario("atomic-protocol", "4", "fsync/replace protocol", "reliability.storage:atomic_protocol", 12, 500,
+             "operations"),
+    Scenario("non-finite-state", "4", "NaN/inf never saved", "reliability.storage:non_finite", 10, 500, "saves"),
+    Scenario("non-finite-loss", "7", "NaN/inf loss", "reliability.runtime:non_finite_loss", 1, 15, "runs",
+             worker=True),
+    Scenario("signals", "7", "SIGTERM/SIGINT anywhere", "reliability.runtime:signals", 4, 40, "runs", worker=True),
+    Scenario("tensorboard-removed", "7", "TensorBoard dir removed", "reliability.runtime:tensorboard_removed", 1, 10,
+             "runs", worker=True),
+    Scenario("dataloader-workers", "7", "DataLoader worker crashes", "reliability.runtime:worker_faults", 2, 20,
+             "runs", worker=True),
 ]
 
 

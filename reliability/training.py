@@ -101,7 +101,7 @@ def prepare() -> None:
 
 def _child(argv: list[str], log: Path, faults: list[str], env: Mapping[str, str]) -> None:
     """The body of a forked child: its own process group, output to ``log``, the CLI, ``os._exit``."""
-    code = 70
+    code = 1
     try:
         os.setpgid(0, 0)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -111,16 +111,15 @@ def _child(argv: list[str], log: Path, faults: list[str], env: Mapping[str, str]
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ.update(env)
-        from reliability.faults import install
+        from reliability.faults import install, run_argv
 
         for fault in faults:
             install(fault)
-        from cnnspec.cli import main
-
-        code = main(argv)
+        code = run_argv(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
+    except BaseException:  # escaped the CLI: what the interpreter would print, and its exit status 1
+        code = 1
         traceback.print_exc()
     finally:
         try:
@@ -195,12 +194,13 @@ class Launcher:
 
     def start(self, argv: list[str], *, mode: str = "fork", faults: tuple[str, ...] = (),
               env: Mapping[str, str] | None = None) -> Child:
+        """``cnnspec ARGV`` as a child; ``["@call", "module:function", *args]`` calls that function instead."""
         self.n += 1
         log = self.logs / f"child{self.n:05d}.log"
         log.unlink(missing_ok=True)
         if mode == "exec":
             full_env = python_env(**dict(env or {}))
-            if faults:
+            if faults or argv[:1] == ["@call"]:
                 from reliability.faults import ENV
 
                 full_env[ENV] = json.dumps(list(faults))

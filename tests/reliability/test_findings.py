@@ -112,6 +112,63 @@ def test_f6_unknown_top_level_key_reads_well() -> None:
     assert ": :" not in info.value.format() and "'foo'" in info.value.format()
 
 
+_WORKERS_SPEC = """\
+input: [1, 8, 8]
+seed: 7
+model: [conv2d: {out_channels: 4, kernel_size: 3, padding: 1}, relu, dropout: {p: 0.3}, flatten,
+        linear: {out_features: 10}]
+data: {dataset: digits, batch_size: 256, val_split: 0.2, in_memory: false, num_workers: %d}
+train: {epochs: 2, progress: false, threads: 1, optimizer: {sgd: {lr: 0.1, momentum: 0.9}}}
+callbacks: [checkpoint: {every_n_steps: 2}]
+"""
+
+
+@_xfail("F7")
+def test_f7_dead_dataloader_worker_is_named_as_such(tmp_path: Path, monkeypatch) -> None:
+    """A worker dies while the checkpoint callback saves: the error must name the worker, not the callback."""
+    import signal
+    import time
+
+    import cnnspec.checkpoint
+    from cnnspec.engine import train
+
+    original = cnnspec.checkpoint.save_checkpoint
+
+    def save_and_lose_a_worker(*args, **kwargs):
+        workers = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        if workers:
+            os.kill(int(workers[0]), signal.SIGKILL)
+            time.sleep(0.5)  # torch's SIGCHLD handler raises here
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cnnspec.checkpoint, "save_checkpoint", save_and_lose_a_worker)
+    with pytest.raises(Exception) as info:
+        train(_WORKERS_SPEC % 2, run_dir=tmp_path / "run", device="cpu")
+    assert "DataLoader worker" in str(info.value)
+    assert "callback 'checkpoint'" not in str(info.value)
+
+
+@_xfail("F8")
+def test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical(tmp_path: Path) -> None:
+    from cnnspec.engine import train
+    from cnnspec.resume import resume
+    from reliability.training import digest
+
+    class StopAt:
+        def on_train_batch_end(self, trainer, *args) -> None:
+            if trainer.global_step == 3:
+                trainer.request_stop("test stop")
+
+    from cnnspec.callbacks.base import Callback
+
+    stop = type("StopAt", (Callback,), {"on_train_batch_end": StopAt.on_train_batch_end})()
+    spec = _WORKERS_SPEC % 0
+    whole = train(spec, run_dir=tmp_path / "whole", device="cpu")
+    train(spec, run_dir=tmp_path / "stopped", device="cpu", callbacks=[stop])
+    resumed = resume(tmp_path / "stopped", device="cpu")
+    assert digest(resumed.trainer.state_dict()) == digest(whole.trainer.state_dict())
+
+
 def test_every_finding_has_its_test() -> None:
     here = Path(__file__).read_text()
     for finding in FINDINGS.values():
