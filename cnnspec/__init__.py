@@ -38,11 +38,14 @@ def load_spec(source: Any, *, overrides: Any = ()) -> Spec:
     return _load(source, overrides=overrides)
 
 
-def infer_shapes(spec: Spec) -> ShapeTrace:
-    """Every layer's static output shape, parameters, MACs and receptive field."""
+def infer_shapes(spec: Spec, *, input_shape: Any = None) -> ShapeTrace:
+    """Every layer's static output shape, parameters, MACs and receptive field.
+
+    ``input_shape`` overrides the spec's ``input`` (names are symbolic dims).
+    """
     from cnnspec.inference import infer_shapes as _infer
 
-    return _infer(spec)
+    return _infer(spec, input_shape=input_shape)
 
 
 def build_model(spec: Spec) -> Any:
