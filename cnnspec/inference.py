@@ -59,6 +59,14 @@ class LayerInfo:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: the layer's path in the spec document (``("model", 3)``); ``()`` for synthetic blocks
     spec_path: tuple[str | int, ...] = ()
+    #: parameters with ``requires_grad`` (``None``: all of ``params``)
+    trainable: int | None = None
+
+    @property
+    def trainable_params(self) -> int:
+        if self.is_leaf:
+            return self.params if self.trainable is None else self.trainable
+        return sum(c.trainable_params for c in self.children)
 
     @property
     def is_leaf(self) -> bool:
@@ -83,6 +91,10 @@ class ShapeTrace:
     @property
     def params(self) -> int:
         return sum(info.params for info in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(info.trainable_params for info in self.layers)
 
     @property
     def macs(self) -> Dim:
@@ -194,7 +206,7 @@ class _Walker:
             name=node.name, qualname=qual, path=path, kind="layer", type=layer_type.name,
             input_shape=shape, output_shape=tuple(result.shape), params=result.params, macs=result.macs,
             rf=_rf_view(new_rf), kwargs=dict(result.kwargs), layer_type=layer_type, depth=depth,
-            location=ctx.location, spec_path=tuple(node.path),
+            location=ctx.location, spec_path=tuple(node.path), trainable=result.trainable,
         )
         return info, info.output_shape, new_rf
 

@@ -110,6 +110,8 @@ class LayerShape:
     macs: Dim = 0
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     rf: RF = None
+    #: parameters that train (``None``: all of them); a frozen backbone reports 0
+    trainable: int | None = None
 
 
 @dataclass(frozen=True)

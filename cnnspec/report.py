@@ -85,6 +85,7 @@ def trace_json(trace: ShapeTrace) -> dict[str, Any]:
         "input_shape": shape_json(trace.input_shape),
         "output_shape": shape_json(trace.output_shape),
         "params": trace.params,
+        "trainable_params": trace.trainable_params,
         "macs": dim_json(trace.macs),
         "activation_bytes": dim_json(activation_bytes(trace)),
         "layers": [layer_json(i) for i in trace.walk()],
@@ -123,6 +124,8 @@ def table(trace: ShapeTrace) -> str:
             lines.append("-" * len(lines[0]))
     lines.append("-" * len(lines[0]))
     lines.append(f"Total params: {trace.params:,}")
+    if trace.trainable_params != trace.params:
+        lines.append(f"Trainable:    {trace.trainable_params:,} (the rest frozen)")
     lines.append(f"Total MACs:   {trace.macs:,}" if isinstance(trace.macs, int) else f"Total MACs:   {trace.macs}")
     lines.append(f"Activations:  {human_bytes(activation_bytes(trace))} per sample (float32)")
     lines.append(f"Parameters:   {human_bytes(trace.params * BYTES_PER_VALUE)} (float32)")

@@ -129,6 +129,7 @@ def infer_backbone(p: BackboneParams, shape: Any, ctx: ShapeContext) -> LayerSha
     else:
         rf = "global"
     return LayerShape(shape=tuple(trace.output_shape), params=trace.params, macs=trace.macs,
+                      trainable=0 if p.freeze else None,
                       kwargs=p.kwargs(num_classes=num_classes), rf=rf)
 
 
