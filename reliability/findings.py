@@ -110,4 +110,25 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
         "_per_item (the batches are seeded per batch already); with that change the resumed runs are identical.",
         "tests/reliability/test_findings.py::test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical",
     ),
+    Finding(
+        "F9", "a crafted manifest.json makes resume delete (and read) files outside the run directory",
+        "cnnspec/checkpoint/manifest.py (read_manifest / remove_checkpoints)",
+        "Manifest entries are joined to the checkpoint directory as given: an entry {\"file\": "
+        "\"../../../victim.txt\", \"seq\": 0} in a run directory someone shared is pruned by the checkpoint "
+        "callback after the resumed run's next save, which unlinks victim.txt outside the run (checked with "
+        "cnnspec.resume.resume). The same entry naming /dev/zero makes latest_valid read without end. Fix: "
+        "read_manifest drops entries whose file is not a plain file name (no '/', no '..', not absolute), and "
+        "remove_checkpoints refuses such names.",
+        "tests/reliability/test_findings.py::test_f9_manifest_entries_cannot_leave_the_checkpoint_directory",
+    ),
+    Finding(
+        "F10", "a loss argument torch checks only in forward (reduction: bogus) crashes the first step",
+        "cnnspec/engine/components.py (build_loss) / cnnspec/builtin/losses.py",
+        "`loss: {crossentropyloss: {reduction: os.system}}` loads and builds (torch stores the string), then "
+        "the first forward raises ValueError('os.system is not a valid value for reduction'): `cnnspec train` "
+        "(even --dry-run) prints an internal error with a traceback instead of a located spec error. Nothing "
+        "runs. Fix: a Literal['none', 'mean', 'sum'] for reduction in the built-in losses' argument models, or "
+        "call the loss once on a dummy batch when it is built and report the error at train.loss.",
+        "tests/reliability/test_findings.py::test_f10_bad_loss_reduction_is_a_spec_error",
+    ),
 ]}

@@ -169,6 +169,40 @@ def test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical(tmp_path: Pat
     assert digest(resumed.trainer.state_dict()) == digest(whole.trainer.state_dict())
 
 
+@_xfail("F9")
+def test_f9_manifest_entries_cannot_leave_the_checkpoint_directory(tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    from cnnspec.checkpoint import read_manifest, remove_checkpoints, save_checkpoint
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    directory = tmp_path / "run" / "checkpoints"
+    save_checkpoint(directory, "epoch0001.pt", {"w": torch.ones(2)}, meta={"step": 1})
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["checkpoints"].insert(0, {"file": "../../victim.txt", "seq": 0, "sha256": "0" * 64, "size": 7})
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    listed = [e["file"] for e in read_manifest(directory)["checkpoints"]]
+    remove_checkpoints(directory, listed)
+    assert victim.exists()
+    assert "../../victim.txt" not in listed
+
+
+@_xfail("F10")
+def test_f10_bad_loss_reduction_is_a_spec_error() -> None:
+    import torch
+
+    from cnnspec.engine.components import build_loss
+
+    spec = load_spec("input: [4]\nmodel: [{linear: {out_features: 3}}]\n"
+                     "train: {loss: {crossentropyloss: {reduction: bogus}}}\n")
+    with pytest.raises(SpecError, match="reduction"):
+        loss = build_loss(spec, 3)
+        loss(torch.randn(2, 3), torch.tensor([0, 1]))
+
+
 def test_every_finding_has_its_test() -> None:
     here = Path(__file__).read_text()
     for finding in FINDINGS.values():
