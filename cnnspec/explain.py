@@ -358,16 +358,7 @@ def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], Path
     """
     from cnnspec import checkpoint as ckpt
 
-    path = Path(path)
-    if path.is_dir():
-        found = ckpt.latest_valid(path)
-        if found is None:
-            raise CnnspecError(f"{path}: no valid checkpoint in this directory")
-        path, loaded = found
-    else:
-        if not path.exists():
-            raise CnnspecError(f"{path}: no such checkpoint file")
-        loaded = ckpt.load_checkpoint(path)
+    path, loaded = ckpt.open_checkpoint(path)
     state = loaded.get("model", loaded)
     if not isinstance(state, dict):
         raise CnnspecError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")

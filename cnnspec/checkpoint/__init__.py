@@ -62,6 +62,7 @@ __all__ = [
     "clean_temp_files",
     "latest_valid",
     "load_checkpoint",
+    "open_checkpoint",
     "quarantine",
     "read_manifest",
     "remove_checkpoints",
@@ -223,3 +224,20 @@ def latest_valid(
         if best is None or key > best[0]:
             best = (key, path, checkpoint)
     return None if best is None else (best[1], best[2])
+
+
+def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:
+    """A checkpoint named by its file or by its run directory (the newest valid one), loaded.
+
+    What every command that takes ``--checkpoint`` accepts; all loading goes
+    through :func:`load_checkpoint`'s checks.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = latest_valid(path, map_location=map_location)
+        if found is None:
+            raise CheckpointError(f"{path}: no valid checkpoint in this run directory")
+        return found
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    return path, load_checkpoint(path, map_location=map_location)

@@ -20,7 +20,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        description=__doc__)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="a cnnspec checkpoint or a torch.save'd state dict of the spec's model")
+                   help="a cnnspec checkpoint, a run directory (its newest valid checkpoint), "
+                        "or a torch.save'd state dict of the spec's model")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default=None, metavar="DEVICE")
     p.add_argument("--split", default="test", choices=("test", "val"),

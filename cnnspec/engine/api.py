@@ -123,34 +123,16 @@ def _set_threads(n: int | None) -> int | None:
 
 
 def load_weights(path: str | Path) -> dict[str, Any]:
-    """A model state dict from a checkpoint or a plain ``torch.save``'d state dict.
+    """A model state dict from a checkpoint file, a run directory (its newest
+    valid checkpoint) or a plain ``torch.save``'d state dict.
 
-    Always ``weights_only=True``: a file that would run code when unpickled is
-    refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
+    Always through :func:`cnnspec.checkpoint.open_checkpoint`: hash, container
+    and pickle checks, then ``weights_only=True`` — a file that would run code
+    when unpickled is refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CnnspecError(f"checkpoint {path} does not exist")
-    state: Any = None
-    try:
-        from cnnspec.checkpoint import load_checkpoint  # the checkpoint format, when available
-    except ImportError:
-        load_checkpoint = None
-    if load_checkpoint is not None:
-        loaded = load_checkpoint(path)
-        state = getattr(loaded, "state", loaded)
-    else:
-        import pickle
+    from cnnspec.checkpoint import open_checkpoint
 
-        import torch
-
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise CnnspecError(f"checkpoint {path} was refused: it is not a plain weights file "
-                               f"({str(exc).splitlines()[0]})") from None
-        except (RuntimeError, EOFError, OSError) as exc:
-            raise CnnspecError(f"checkpoint {path} could not be read: {exc}") from None
+    path, state = open_checkpoint(path)
     if isinstance(state, dict) and isinstance(state.get("trainer"), dict) and "model" in state["trainer"]:
         state = state["trainer"]
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
