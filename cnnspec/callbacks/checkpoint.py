@@ -205,7 +205,9 @@ class CheckpointCallback(Callback):
         if metrics is None and trainer.history:
             metrics = trainer.history[-1]
         meta = {"epoch": epoch, "batch": batch, "step": step, "reason": reason, "metrics": metrics or {},
-                "monitor": self.monitor, "mode": self.mode}
+                "monitor": self.monitor, "mode": self.mode,
+                # class names let explain/evaluate label outputs without loading the dataset
+                "classes": [str(c) for c in getattr(trainer.data, "classes", None) or []]}
         try:
             save_checkpoint(self.directory, name, state, meta=meta, spec=trainer.spec,
                             aliases=["last", "best"] if best else ["last"])
