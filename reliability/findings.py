@@ -131,4 +131,14 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
         "call the loss once on a dummy batch when it is built and report the error at train.loss.",
         "tests/reliability/test_findings.py::test_f10_bad_loss_reduction_is_a_spec_error",
     ),
+    Finding(
+        "F11", "Ctrl-C during a plugin import that never finishes does not say which plugin it was",
+        "cnnspec/plugin_manager.py (PluginSet._import) / cnnspec/cli.py",
+        "A plugin that blocks at import (a network call, a lock) makes every cnnspec command wait; the user's "
+        "Ctrl-C ends it with exit 130 and 'interrupted', but nothing names the plugin being imported, so the "
+        "user cannot know which one to disable with -p no:NAME. Fix: catch KeyboardInterrupt around the import "
+        "and re-raise it with the plugin's name and distribution (e.g. \"interrupted while importing plugin "
+        "'hang' (cnnspec-t-hang 1.0); skip it with -p no:hang\").",
+        "tests/reliability/test_findings.py::test_f11_interrupted_plugin_import_names_the_plugin",
+    ),
 ]}

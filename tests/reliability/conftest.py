@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -27,15 +26,21 @@ def worker_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
     return {row.scenario: row for row in rows}
 
 
+_ROWS: dict[str, Row] = {}
+
+
 @pytest.fixture
-def ci_row(tmp_path: Path, worker_rows_lazy: Callable[[], dict[str, Row]]) -> Callable[[str], Row]:
-    """``ci_row("fuzz-yaml-text")``: that scenario's row at its CI size."""
+def ci_row(tmp_path_factory: pytest.TempPathFactory,
+           worker_rows_lazy: Callable[[], dict[str, Row]]) -> Callable[[str], Row]:
+    """``ci_row("fuzz-yaml-text")``: that scenario's row at its CI size (run once per session)."""
 
     def run(scenario_id: str) -> Row:
         scenario = by_id(scenario_id)
         if scenario.worker:
             return worker_rows_lazy()[scenario_id]
-        return scenario.function()(scenario.ci, SEED, tmp_path)
+        if scenario_id not in _ROWS:
+            _ROWS[scenario_id] = scenario.function()(scenario.ci, SEED, tmp_path_factory.mktemp(scenario_id))
+        return _ROWS[scenario_id]
 
     return run
 

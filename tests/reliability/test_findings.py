@@ -203,6 +203,20 @@ def test_f10_bad_loss_reduction_is_a_spec_error() -> None:
         loss(torch.randn(2, 3), torch.tensor([0, 1]))
 
 
+@_xfail("F11")
+def test_f11_interrupted_plugin_import_names_the_plugin(tmp_path: Path) -> None:
+    from reliability.plugin_faults import Dist, _run_cli, write_dist
+
+    marker = tmp_path / "importing"
+    site = write_dist(tmp_path / "site", Dist("cnnspec-t-hang", {"hang": "hang_plugin.plugin"}, {
+        "hang_plugin.plugin": f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(10**6)\n"}))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("input: [1]\nmodel: [relu]\n")
+    code, out, _ = _run_cli(site, "validate", str(spec), interrupt_when=marker)
+    assert code == 130 and "Traceback" not in out
+    assert "hang" in out
+
+
 def test_every_finding_has_its_test() -> None:
     here = Path(__file__).read_text()
     for finding in FINDINGS.values():
