@@ -17,9 +17,9 @@ drawing itself.
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from cnnspec.atomic import atomic_write
 
 __all__ = [
     "DPI",
@@ -76,14 +78,9 @@ def save_png(picture: Figure | np.ndarray, path: str | os.PathLike[str]) -> Path
     pixels = render(picture) if isinstance(picture, Figure) else np.asarray(picture, dtype=np.uint8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(pixels).save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    atomic_write(path, buffer.getvalue())
     return path
 
 

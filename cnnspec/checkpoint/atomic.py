@@ -1,8 +1,5 @@
-"""Crash-safe file replacement: a reader sees the old file or the new one, never a mix.
-
-Measured on these machines: a plain ``torch.save`` killed mid-write left 56 of
-60 files unloadable; temp file + fsync + ``os.replace`` left 0 of 60.
-"""
+"""Checkpoint-file helpers on top of :mod:`cnnspec.atomic`: atomic aliases
+(``last.pt``/``best.pt`` as hard links) and removal of orphaned temp files."""
 
 from __future__ import annotations
 
@@ -13,44 +10,8 @@ from pathlib import Path
 
 __all__ = ["TMP_PREFIX", "atomic_link", "atomic_write", "clean_temp_files"]
 
-#: temp files start with this, so a later run can recognise and remove orphans
-TMP_PREFIX = ".tmp-"
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable: on POSIX the directory entry needs its own fsync."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path``: temp file in the same directory, write, fsync,
-    ``os.replace``, fsync the directory.
-
-    On any error (a full disk, a failing fsync) the temp file is removed and
-    the error re-raised; the previous ``path`` is untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+from cnnspec.atomic import TMP_PREFIX, atomic_write
+from cnnspec.atomic import fsync_dir as _fsync_dir
 
 
 def atomic_link(target: Path, alias: Path) -> None:
