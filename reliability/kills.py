@@ -3,7 +3,9 @@
 A trial trains the tiny spec (:mod:`reliability.training`, a checkpoint
 every 2 of 27 steps) and SIGKILLs it 1 to 3 times at random moments: after
 its first checkpoint, at a uniformly random time within the expected rest of
-the run. Each restart is ``cnnspec train --resume RUN_DIR``; it must find a
+the run. The first trial's first kill is placed instead: inside epoch 2,
+where the RNG, optimizer and scheduler states all change the outcome.
+Each restart is ``cnnspec train --resume RUN_DIR``; it must find a
 loadable checkpoint, and the finished run's ``last.pt`` must be bit-identical
 (model, optimizer and scheduler state) to an uninterrupted run's, with no
 temporary file left anywhere in the run directory.
@@ -59,14 +61,20 @@ def _wait_started(child: Child, timeout: float = 300.0) -> None:
 
 
 def _trial(launcher: Launcher, ref: Reference, spec: Path, run: Path, planned: int, rng: random.Random,
-           mode: str, row: Row, window: float) -> tuple[int, list[str]]:
-    """One trial; returns (kills delivered, problems)."""
+           mode: str, row: Row, window: float, targeted: bool = False) -> tuple[int, list[str]]:
+    """One trial; returns (kills delivered, problems). ``targeted``: the first kill waits for a checkpoint
+    inside epoch 2, after the scheduler stepped and before its milestone, where every piece of state matters."""
     kills, problems = 0, []
     argv = train_argv(spec, run)
     manifest = run / "checkpoints" / "manifest.json"
     for _ in range(planned + 1):
         child = launcher.start(argv, mode=mode)
-        if kills < planned:
+        if targeted and kills == 0:
+            while newest_step(run) < 11 and child.poll() is None:
+                time.sleep(0.002)
+            if child.signal(signal.SIGKILL):
+                kills += 1
+        elif kills < planned:
             started = wait_for(child, manifest) if argv[1] != "--resume" else (_wait_started(child) or 0.0)
             if started is not None:
                 rest = (ref.seconds - ref.first_checkpoint) * (1 - newest_step(run) / TOTAL_STEPS)
@@ -127,7 +135,8 @@ def kill_training(size: int, seed: int, workdir: Path) -> Row:
             for _attempt in range(4):  # a kill that missed the run (it finished first) is tried again
                 run = folder / f"trial{trial:04d}"
                 shutil.rmtree(run, ignore_errors=True)
-                kills, problems = _trial(launcher, ref, spec, run, planned, rng, mode, row, window)
+                kills, problems = _trial(launcher, ref, spec, run, planned, rng, mode, row, window,
+                                         targeted=trial == 0)
                 if kills or problems:
                     break
                 row.count("trials_repeated_no_kill_landed")

@@ -194,14 +194,20 @@ def differential(size: int, seed: int, workdir: Path) -> Row:
     return row
 
 
+#: layers the author kit checks: the example plugin's, and the built-in convolutions and pools
+KIT_LAYERS = ("ConvBNReLU", "SqueezeExcite", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d")
+
+
 def plugin_kit(size: int, seed: int, workdir: Path) -> Row:
-    """Scenario: the author kit's ``check_layer`` on the example plugin's layer rules."""
+    """Scenario: the author kit's ``check_layer`` on the plugin's layer rules and the built-in conv/pool rules."""
     from cnnspec.testing import LayerCheckError, check_layer
 
-    row = Row("shapes-plugin-kit", "cnnspec.testing.check_layer (the plugin author kit) on ConvBNReLU and "
-              "SqueezeExcite: random arguments and inputs, rule vs module, also symbolically", unit="draws")
+    row = Row("shapes-kit", "cnnspec.testing.check_layer (the plugin author kit) on the example plugin's "
+              "ConvBNReLU and SqueezeExcite and on the built-in Conv1d/2d/3d, MaxPool2d, AvgPool2d: random "
+              "arguments (dilation, groups, padding...) and inputs, rule vs module, also symbolically",
+              unit="draws")
     plugins = example_plugins()
-    layers = [plugins.layers().get(name) for name in ("ConvBNReLU", "SqueezeExcite")]
+    layers = [plugins.layers().get(name) for name in KIT_LAYERS]
     with row.timed():
         for i, layer in enumerate(layers):
             trials = size // len(layers) + (1 if i < size % len(layers) else 0)
@@ -213,5 +219,6 @@ def plugin_kit(size: int, seed: int, workdir: Path) -> Row:
                 continue
             row.size += report.trials
             row.hold(report.trials)
+            row.count("accepted_by_both", report.accepted)
             row.note(str(report))
     return row

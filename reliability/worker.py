@@ -14,27 +14,57 @@ call share their uninterrupted reference runs.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from reliability.harness import python_env, run_python
+from reliability.harness import python_env
 from reliability.rows import Row
 
-__all__ = ["MARK", "run_in_worker"]
+__all__ = ["MARK", "Worker", "run_in_worker", "start_worker"]
 
 MARK = "@@rows "
 
 
-def run_in_worker(jobs: Sequence[tuple[str, int]], seed: int, workdir: Path, *, timeout: float = 3600.0) -> list[Row]:
-    """Run ``(scenario id, size)`` jobs in one helper process; rows in the same order."""
+@dataclass
+class Worker:
+    """A helper process running in the background; :meth:`rows` waits for its answer."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    def rows(self, timeout: float = 3600.0) -> list[Row]:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for line in reversed(self.out.read_text(errors="replace").splitlines()):
+            if line.startswith(MARK):
+                return [Row.from_dict(d) for d in json.loads(line[len(MARK):])]
+        raise RuntimeError(f"the reliability worker failed (exit {self.proc.returncode}):\n"
+                           f"{self.err.read_text(errors='replace')[-4000:]}")
+
+
+def start_worker(jobs: Sequence[tuple[str, int]], seed: int, workdir: Path) -> Worker:
+    """Start ``(scenario id, size)`` jobs in one helper process, in the background."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out, err = workdir / "worker.out", workdir / "worker.err"
     args = ["-m", "reliability.worker", str(workdir), str(seed), *(f"{sid}:{size}" for sid, size in jobs)]
-    done = run_python(args, timeout=timeout, env=python_env())
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(MARK):
-            return [Row.from_dict(d) for d in json.loads(line[len(MARK):])]
-    raise RuntimeError(f"the reliability worker failed (exit {done.returncode}, "
-                       f"{'timed out' if done.timed_out else 'finished'}):\n{done.stderr[-4000:]}")
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen([sys.executable, *args], stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                                env=python_env(), start_new_session=True)
+    return Worker(proc, out, err)
+
+
+def run_in_worker(jobs: Sequence[tuple[str, int]], seed: int, workdir: Path, *, timeout: float = 3600.0) -> list[Row]:
+    """Run ``(scenario id, size)`` jobs in one helper process and wait; rows in the same order."""
+    return start_worker(jobs, seed, workdir).rows(timeout)
 
 
 def _main(argv: list[str]) -> int:

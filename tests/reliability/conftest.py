@@ -18,11 +18,28 @@ from reliability.worker import run_in_worker
 SEED = int(os.environ.get("RELIABILITY_SEED", "0"))
 
 
+def _selected_worker_scenarios(session: pytest.Session) -> list[str]:
+    """Worker scenarios the collected tests ask for: by parameter, or named in the test's source."""
+    import inspect
+
+    wanted = set()
+    worker_ids = [s.id for s in SCENARIOS if s.worker]
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("scenario") in worker_ids:
+            wanted.add(params["scenario"])
+        elif "ci_row" in getattr(item, "fixturenames", ()):
+            source = inspect.getsource(item.function)
+            wanted.update(sid for sid in worker_ids if f'"{sid}"' in source)
+    return [sid for sid in worker_ids if sid in wanted]
+
+
 @pytest.fixture(scope="session")
-def worker_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
-    """All scenarios that fork training processes, run once in one helper process (shared references)."""
-    jobs = [(s.id, s.ci) for s in SCENARIOS if s.worker]
-    rows = run_in_worker(jobs, SEED, tmp_path_factory.mktemp("reliability-worker"))
+def worker_rows(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
+    """The selected scenarios that fork training processes, run once in one helper process (they share
+    their reference runs): only those the collected tests need, so ``-k`` stays fast."""
+    jobs = [(sid, by_id(sid).ci) for sid in _selected_worker_scenarios(request.session)]
+    rows = run_in_worker(jobs, SEED, tmp_path_factory.mktemp("reliability-worker")) if jobs else []
     return {row.scenario: row for row in rows}
 
 

@@ -10,7 +10,7 @@ import pytest
 from reliability import shapes
 
 
-@pytest.mark.parametrize("scenario", ["shapes-differential", "shapes-plugin-kit"])
+@pytest.mark.parametrize("scenario", ["shapes-differential", "shapes-kit"])
 def test_scenario_has_no_losses(ci_row, scenario: str) -> None:
     row = ci_row(scenario)
     assert row.passed, row.explain()
