@@ -29,6 +29,7 @@ __all__ = [
     "Deadline",
     "Snapshot",
     "deadline",
+    "default_signals",
     "group_members",
     "python_env",
     "run_python",
@@ -139,8 +140,16 @@ class Finished:
         return self.returncode < 0 and not self.timed_out
 
 
+def default_signals() -> None:
+    """SIGINT and SIGTERM back to their defaults, as in a terminal (a background job inherits SIGINT
+    ignored, and a Python started with SIGINT ignored never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _limits(memory_bytes: int | None, cpu_seconds: int | None) -> None:  # in the child, before exec
     os.setsid()
+    default_signals()
     if memory_bytes is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     if cpu_seconds is not None:

@@ -72,21 +72,20 @@ def _trial(launcher: Launcher, ref: Reference, spec: Path, run: Path, planned: i
         if targeted and kills == 0:
             while newest_step(run) < 11 and child.poll() is None:
                 time.sleep(0.002)
-            if child.signal(signal.SIGKILL):
-                kills += 1
+            child.signal(signal.SIGKILL)
         elif kills < planned:
             started = wait_for(child, manifest) if argv[1] != "--resume" else (_wait_started(child) or 0.0)
             if started is not None:
                 rest = (ref.seconds - ref.first_checkpoint) * (1 - newest_step(run) / TOTAL_STEPS)
-                if sleep_or_exit(child, rng.uniform(0, max(0.05, rest * window))) \
-                        and child.signal(signal.SIGKILL):
-                    kills += 1
+                if sleep_or_exit(child, rng.uniform(0, max(0.05, rest * window))):
+                    child.signal(signal.SIGKILL)
         code = child.wait()
         if code == 0:
             break
         if code != -signal.SIGKILL:
             problems.append(f"exit {code} (expected 0 or SIGKILL): {child.output[-800:]}")
             return kills, problems
+        kills += 1  # counted by how the process ended: a kill that reached a finished process is none
         if list((run / "checkpoints").glob(".tmp-*")):
             row.count("kills_inside_a_save")
         from cnnspec.checkpoint import latest_valid

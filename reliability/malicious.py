@@ -348,7 +348,7 @@ def spec_object_names(size: int, seed: int, workdir: Path) -> Row:
                 row.lose(f"CODE RAN: {label}")
                 marker.unlink()
             elif slot == "a loss argument" and outcome.startswith("ValueError") and "reduction" in outcome:
-                row.known_case("F10")
+                row.known_case("F9")
             elif outcome != "refused":
                 row.lose(f"{label}: {outcome}")
             else:
@@ -428,7 +428,7 @@ def path_traversal(size: int, seed: int, workdir: Path) -> Row:
             if label.startswith("tensorboard") and changes:
                 row.known_case("F4")
             elif label.startswith("manifest") and changes:
-                row.known_case("F9")
+                row.known_case("F8")
             elif problem or changes:
                 row.lose(f"{label}: {problem or ''} {changes[:4]}")
             else:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reliability.harness import ROOT, python_env
+from reliability.harness import ROOT, default_signals, python_env
 
 __all__ = ["MUTATIONS", "Mutation", "MutationResult", "run_mutation"]
 
@@ -162,7 +162,8 @@ def run_mutation(mutation: Mutation, *, timeout: float = 900.0) -> MutationResul
         env["PYTHONPATH"] = str(tree)  # this copy of cnnspec, not the working tree's
         done = subprocess.run([sys.executable, "-m", "pytest", *mutation.tests, "-q", "-x", "-n", "0",
                                "-p", "no:cacheprovider", "-p", "no:randomly"],
-                              cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+                              cwd=tree, env=env, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=default_signals)
         tail = (done.stdout + done.stderr).strip().splitlines()
         errors = [line[1:].strip() for line in tail if line.startswith("E ")]
         summary = (tail[-1] if tail else "") + (f": {errors[0][:160]}" if errors else "")

@@ -62,7 +62,7 @@ def _resume_identical(launcher: Launcher, run: Path, ref: Reference, problems: l
                       faults: tuple[str, ...] = (), known: list[str] | None = None) -> None:
     """Resume ``run`` to the end and compare with the uninterrupted reference.
 
-    With ``known`` given, a digest mismatch is the open finding F8 (resuming through a
+    With ``known`` given, a digest mismatch is the open finding F7 (resuming through a
     DataLoader) rather than a loss: it is appended there.
     """
     from cnnspec.checkpoint import latest_valid
@@ -76,7 +76,7 @@ def _resume_identical(launcher: Launcher, run: Path, ref: Reference, problems: l
         return
     if final_digest(run) != ref.digest:
         if known is not None:
-            known.append("F8")
+            known.append("F7")
         else:
             problems.append("resumed to the end, the weights differ from the uninterrupted run")
     leftovers = temp_files(run)
@@ -283,7 +283,7 @@ def _worker_trial(launcher: Launcher, spec: Path, run: Path, target: str, rng: r
         if code != 1:
             problems.append(f"exit {code}, expected 1: {child.output[-500:]}")
         elif "callback '" in child.output or "internal error" in child.output or "Traceback" in child.output:
-            known.append("F7")
+            known.append("F6")
         elif "DataLoader worker" not in child.output:
             problems.append(f"the message does not name the DataLoader worker: {child.output[-300:]}")
     return problems, known, code

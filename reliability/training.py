@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reliability.harness import python_env
+from reliability.harness import default_signals, python_env
 
 __all__ = ["SPECS", "Child", "Launcher", "Reference", "digest", "spec_file"]
 
@@ -209,7 +209,7 @@ class Launcher:
                 command = [sys.executable, "-m", "cnnspec", *argv]
             with open(log, "wb") as out:
                 proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=full_env,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=default_signals)
             return Child(proc.pid, log, time.monotonic(), proc)
         sys.stdout.flush()
         sys.stderr.flush()

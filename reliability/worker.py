@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reliability.harness import python_env
+from reliability.harness import default_signals, python_env
 from reliability.rows import Row
 
 __all__ = ["MARK", "Worker", "run_in_worker", "start_worker"]
@@ -58,7 +58,7 @@ def start_worker(jobs: Sequence[tuple[str, int]], seed: int, workdir: Path) -> W
     args = ["-m", "reliability.worker", str(workdir), str(seed), *(f"{sid}:{size}" for sid, size in jobs)]
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         proc = subprocess.Popen([sys.executable, *args], stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                env=python_env(), start_new_session=True)
+                                env=python_env(), start_new_session=True, preexec_fn=default_signals)
     return Worker(proc, out, err)
 
 

@@ -105,13 +105,6 @@ def test_f5_huge_repeat_count_is_refused() -> None:
     pytest.fail("repeat: {times: 1000000000} was accepted")
 
 
-@_xfail("F6")
-def test_f6_unknown_top_level_key_reads_well() -> None:
-    with pytest.raises(SpecError) as info:
-        load_spec("input: [1]\nmodel: [relu]\nfoo: 1\n")
-    assert ": :" not in info.value.format() and "'foo'" in info.value.format()
-
-
 _WORKERS_SPEC = """\
 input: [1, 8, 8]
 seed: 7
@@ -123,8 +116,8 @@ callbacks: [checkpoint: {every_n_steps: 2}]
 """
 
 
-@_xfail("F7")
-def test_f7_dead_dataloader_worker_is_named_as_such(tmp_path: Path, monkeypatch) -> None:
+@_xfail("F6")
+def test_f6_dead_dataloader_worker_is_named_as_such(tmp_path: Path, monkeypatch) -> None:
     """A worker dies while the checkpoint callback saves: the error must name the worker, not the callback."""
     import signal
     import time
@@ -148,8 +141,8 @@ def test_f7_dead_dataloader_worker_is_named_as_such(tmp_path: Path, monkeypatch)
     assert "callback 'checkpoint'" not in str(info.value)
 
 
-@_xfail("F8")
-def test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical(tmp_path: Path) -> None:
+@_xfail("F7")
+def test_f7_resume_mid_epoch_through_a_dataloader_is_bit_identical(tmp_path: Path) -> None:
     from cnnspec.engine import train
     from cnnspec.resume import resume
     from reliability.training import digest
@@ -169,8 +162,8 @@ def test_f8_resume_mid_epoch_through_a_dataloader_is_bit_identical(tmp_path: Pat
     assert digest(resumed.trainer.state_dict()) == digest(whole.trainer.state_dict())
 
 
-@_xfail("F9")
-def test_f9_manifest_entries_cannot_leave_the_checkpoint_directory(tmp_path: Path) -> None:
+@_xfail("F8")
+def test_f8_manifest_entries_cannot_leave_the_checkpoint_directory(tmp_path: Path) -> None:
     import json
 
     import torch
@@ -190,8 +183,8 @@ def test_f9_manifest_entries_cannot_leave_the_checkpoint_directory(tmp_path: Pat
     assert "../../victim.txt" not in listed
 
 
-@_xfail("F10")
-def test_f10_bad_loss_reduction_is_a_spec_error() -> None:
+@_xfail("F9")
+def test_f9_bad_loss_reduction_is_a_spec_error() -> None:
     import torch
 
     from cnnspec.engine.components import build_loss
@@ -203,8 +196,8 @@ def test_f10_bad_loss_reduction_is_a_spec_error() -> None:
         loss(torch.randn(2, 3), torch.tensor([0, 1]))
 
 
-@_xfail("F11")
-def test_f11_interrupted_plugin_import_names_the_plugin(tmp_path: Path) -> None:
+@_xfail("F10")
+def test_f10_interrupted_plugin_import_names_the_plugin(tmp_path: Path) -> None:
     from reliability.plugin_faults import Dist, _run_cli, write_dist
 
     marker = tmp_path / "importing"
@@ -215,6 +208,37 @@ def test_f11_interrupted_plugin_import_names_the_plugin(tmp_path: Path) -> None:
     code, out, _ = _run_cli(site, "validate", str(spec), interrupt_when=marker)
     assert code == 130 and "Traceback" not in out
     assert "hang" in out
+
+
+@_xfail("F11")
+def test_f11_fix_it_search_is_bounded(monkeypatch) -> None:
+    """One bad layer in GoogLeNet: the fix-it search may re-infer the model a bounded number of times."""
+    import cnnspec.fixits
+    from cnnspec.fixits import fixes_for
+    from reliability.harness import ROOT
+
+    text = (ROOT / "specs" / "googlenet.yaml").read_text()
+    spec_text = text.replace("maxpool2d: {kernel_size: 3, stride: 1, padding: 1, ceil_mode: true}",
+                             "maxpool2d: {kernel_size: 1, stride: 1, padding: 1, ceil_mode: true}", 1)
+    assert spec_text != text
+    with pytest.raises(SpecError) as info:
+        from cnnspec.inference import infer_shapes
+
+        spec = load_spec(spec_text)
+        infer_shapes(spec)
+    calls = []
+    real = cnnspec.fixits.infer_shapes
+    monkeypatch.setattr(cnnspec.fixits, "infer_shapes", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fixes_for(spec, info.value)
+    assert len(calls) <= 100, f"{len(calls)} whole-model inferences"
+
+
+@_xfail("F12")
+def test_f12_many_unknown_keys_are_summarised() -> None:
+    text = "".join(f"k{i}: {i}\n" for i in range(2000)) + "input: [1]\nmodel: [relu]\n"
+    with pytest.raises(SpecError) as info:
+        load_spec(text)
+    assert len(info.value.all_errors()) <= 50
 
 
 def test_every_finding_has_its_test() -> None:

@@ -25,7 +25,7 @@ def test_the_judge_counts_a_non_spec_error_as_a_loss(tmp_path: Path, monkeypatch
     def broken(*args, **kwargs):
         raise KeyError("model")
 
-    monkeypatch.setattr(cnnspec.spec, "load_spec", broken)
+    monkeypatch.setattr(cnnspec.spec, "load_spec", broken)  # what validate's check() calls
     path = tmp_path / "x.yaml"
     path.write_text("input: [1]\nmodel: [relu]\n")
     verdict = fuzz.judge(path)

@@ -1,5 +1,5 @@
 """Group 5: code in checkpoints never runs, Python object names in specs are refused, nothing is written
-outside the run directory (beyond the open findings F4 and F9)."""
+outside the run directory (beyond the open findings F4 and F8)."""
 
 from __future__ import annotations
 
