@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Padding", "Size", "describe_value"]
+__all__ = ["Padding", "RelativePath", "Size", "describe_value"]
 
 
 def describe_value(value: Any) -> str:
@@ -91,3 +91,20 @@ def Padding(n: int) -> Any:
         ]
     }
     return Annotated[Any, PlainValidator(validate), WithJsonSchema(schema)]
+
+
+def _inside(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("relative_path", "expected a folder name, got {got}", {"got": describe_value(value)})
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "~")) or (len(value) > 1 and value[1] == ":") or ".." in parts:
+        raise PydanticCustomError(
+            "relative_path",
+            "expected a path inside the run directory (relative, without '..'), got {got}",
+            {"got": describe_value(value)},
+        )
+    return value
+
+
+#: a path that stays inside the run directory: relative, no ``..`` component
+RelativePath = Annotated[Any, PlainValidator(_inside), WithJsonSchema({"type": "string"})]

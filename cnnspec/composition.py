@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnspec.exceptions import Location, SpecError
-from cnnspec.loading import Document, PathKey, format_path, parse_text, read_text
+from cnnspec.loading import MAX_BYTES, MAX_NODES, Document, PathKey, format_path, parse_text, read_text
 from cnnspec.registry import suggest
 
 __all__ = [
@@ -387,6 +387,18 @@ class _Vars:
         self.vars: dict[str, Any] = raw
         self.done: set[str] = set()
         self.active: list[str] = []
+        # interpolation can double a value per variable: bound what it may create
+        self.created_values = 0
+        self.created_chars = 0
+
+    def spend(self, values: int, chars: int, path: PathKey) -> None:
+        self.created_values += values
+        self.created_chars += chars
+        if self.created_values > MAX_NODES or self.created_chars > MAX_BYTES:
+            raise self.doc.error(
+                f"{format_path(path)}: ${{vars}} interpolation makes the spec larger than "
+                f"{MAX_NODES:,} values or {MAX_BYTES:,} characters", path,
+                hint="variables that repeat other variables multiply in size")
 
     def resolve_all(self) -> None:
         for name in list(self.vars):
@@ -461,6 +473,7 @@ class _Vars:
                                  hint="references look like ${vars.NAME}; write $${ for a literal ${")
         if len(refs) == 1 and refs[0].group(1) is not None and refs[0].span() == (0, len(text)):
             value, vpath = self.lookup(refs[0].group(1).strip(), path, text)
+            self.spend(*_size(value), path)
             value = copy.deepcopy(value)
             _drop_subtree(self.doc, path)
             pos = _Positions()
@@ -485,6 +498,7 @@ class _Vars:
             out.append(value if isinstance(value, str) else json.dumps(value))
             used.append(vpath)
         out.append(text[last:])
+        self.spend(1, sum(len(part) for part in out), path)
         if used:
             self.note(path, text, site, used, whole=False)
         return "".join(out)
@@ -525,3 +539,20 @@ def compose_document(doc: Document, overrides: Sequence[str] = ()) -> Composed:
 def compose(doc: Document, overrides: Sequence[str] = ()) -> Document:
     """The resolved document: bases merged, overrides applied, vars interpolated."""
     return compose_document(doc, overrides).document
+
+
+def _size(value: Any) -> tuple[int, int]:
+    """(values, characters) in a plain-data value, counted without copying it."""
+    values, chars, stack = 0, 0, [value]
+    while stack:
+        item = stack.pop()
+        values += 1
+        if isinstance(item, str):
+            chars += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        if values > MAX_NODES:
+            break
+    return values, chars

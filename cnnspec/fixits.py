@@ -20,6 +20,7 @@ Pure Python: no torch, so ``cnnspec validate`` can show them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "REMOVE"})()
 
 #: how far a numeric argument is moved, at most, in each direction
 MAX_STEP = 16
+#: time the fix-it search may take before it returns what it has verified so far
+SEARCH_SECONDS = 3.0
 #: how far the input size is moved, at most, in each direction
 MAX_INPUT_STEP = 256
 #: preceding spatial layers (besides the failing one) whose arguments are tried
@@ -131,11 +134,19 @@ class _Search:
         self.error = error
         self.checked: dict[str, ShapeTrace | None] = {}
         self.counts = list(self.explicit_counts())
+        # an error report must stay interactive even for huge specs: search for a while, then stop
+        self.deadline = time.monotonic() + SEARCH_SECONDS
 
     def validate(self, data: Any) -> ShapeTrace | None:
-        """The trace if ``data`` is a valid spec, else ``None`` (memoised)."""
+        """The trace if ``data`` is a valid spec, else ``None`` (memoised).
+
+        Past the search deadline every candidate counts as not validating, so
+        what was found so far is returned (each of it still verified).
+        """
         key = json.dumps(data, sort_keys=True, default=str)
         if key not in self.checked:
+            if time.monotonic() > self.deadline:
+                return None
             doc = Document(data, self.doc.file, self.doc.positions, self.doc.key_positions)
             try:
                 self.checked[key] = infer_shapes(parse_spec(doc, plugins=self.spec.plugins))

@@ -28,6 +28,8 @@ RFState = tuple[tuple[int, int], ...] | Literal["global"]
 
 #: largest size tried when solving symbolic dims
 MAX_SOLVE_SIZE = 1 << 16
+#: most layers a spec may unroll to (nested repeats multiply)
+MAX_LAYERS = 20_000
 
 
 @dataclass
@@ -163,6 +165,7 @@ class _Walker:
         self.spec = spec
         self.doc = spec.document
         self.constraints: list[Constraint] = []
+        self.count = 0
 
     def location(self, node: LayerNode) -> Location | None:
         return self.doc.locate(node.path)
@@ -187,6 +190,11 @@ class _Walker:
              depth: int) -> tuple[LayerInfo, Shape, RFState]:
         layer_type = node.layer_type
         assert layer_type is not None
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            raise ShapeError(f"{path}: the spec unrolls to more than {MAX_LAYERS:,} layers",
+                             location=self.location(node), path=path,
+                             hint="check the times of nested repeat blocks")
         ctx = ShapeContext(type_name=layer_type.name, name=node.name, path=path,
                            location=self.location(node), input_shape=shape,
                            collect=self.constraints.append)

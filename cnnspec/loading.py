@@ -20,6 +20,7 @@ limit turns deep nesting into an ordinary error.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,17 @@ def read_text(path: Path) -> str:
     """The file's text, or a located error (missing, unreadable, not UTF-8)."""
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(f"the spec is {size} bytes; at most {MAX_BYTES} are read",
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            # a device or a FIFO: /dev/zero never ends, a FIFO may block forever
+            raise SpecError(f"{name} is not a regular file (a device, a pipe or a socket)")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # the file may grow after stat()
+        if len(raw) > MAX_BYTES:
+            raise SpecError(f"the spec is larger than {MAX_BYTES} bytes, the most that is read",
                             location=Location(name, 1, 1))
-        raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"no such spec file: {name}") from None
     except IsADirectoryError:
@@ -85,7 +92,15 @@ def read_text(path: Path) -> str:
 
 
 def _looks_like_path(source: str) -> bool:
-    return "\n" not in source and source.strip().lower().endswith((".yaml", ".yml", ".json"))
+    """A one-line string naming a spec file (by extension, or because it exists) rather than spec text."""
+    if "\n" in source or not source.strip():
+        return False
+    if source.strip().lower().endswith((".yaml", ".yml", ".json")):
+        return True
+    try:
+        return Path(source).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def load_document(source: str | Path | Mapping[str, Any]) -> Document:

@@ -115,19 +115,24 @@ def translate(
         kind = err["type"]
         field = str(loc[-1]) if loc else ""
         parent = (*base, *loc[:-1])
+        # at the top of a spec there is no owner to name: say "key" instead
+        what = f"{name_of(parent)}: " if parent else ""
+        noun = "argument" if parent else "top-level key"
         if kind == "missing":
-            where = name_of(parent)
-            out.append(doc.error(f"{where}: missing required argument '{field}'", parent,
+            out.append(doc.error(f"{what}missing required {noun} '{field}'", parent,
                                  hint=f"add {field}: ..."))
             continue
         if kind == "extra_forbidden":
             known = model_fields_at(model, loc[:-1])
             close = suggest(field, known)
-            message = f"{name_of(parent)}: unknown argument '{field}'"
+            message = f"{what}unknown {noun} '{field}'"
             if close:
                 message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
             hint = ("known: " + ", ".join(known)) if known and not close else None
-            out.append(doc.error(message, (*base, *loc), key=True, hint=hint))
+            path = (*base, *loc)
+            # a top-level key names itself; its message needs no path in front
+            out.append(SpecError(message, location=doc.locate(path, key=True),
+                                 path=format_path(path) if parent else "", hint=hint))
             continue
         messages = []
         for e in errs:

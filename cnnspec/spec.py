@@ -40,6 +40,9 @@ __all__ = [
 
 _SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+#: a repeat block is unrolled into modules; more copies than this is a typo, not a network
+MAX_REPEAT = 1000
+
 
 def _check_dim(d: int | str) -> int | str:
     if isinstance(d, int) and d < 1:
@@ -78,7 +81,7 @@ class SequentialArgs(SpecModel):
 
 class RepeatArgs(SpecModel):
     name: str | None = None
-    times: int = Field(ge=1)
+    times: int = Field(ge=1, le=MAX_REPEAT, description=f"how many copies (at most {MAX_REPEAT})")
     layers: list[Any] = Field(min_length=1)
 
 

@@ -26,6 +26,8 @@ from cnnspec.exceptions import Location, SpecError
 __all__ = ["parse_yaml"]
 
 _TAG = "tag:yaml.org,2002:"
+#: the only tags a scalar may carry (implicitly resolved or written as !!str etc.)
+_SCALAR_KINDS = ("str", "null", "bool", "int", "float")
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -131,7 +133,7 @@ class _Builder:
 
     def scalar(self, node: yaml.nodes.ScalarNode, path: PathKey) -> Any:
         tag, text = node.tag, node.value
-        if not tag.startswith(_TAG) or tag[len(_TAG):] not in ("str", "null", "bool", "int", "float"):
+        if not tag.startswith(_TAG) or tag[len(_TAG):] not in _SCALAR_KINDS:
             self.check_tag(node, "str", path)
         kind = tag[len(_TAG):]
         if kind == "str":
@@ -176,7 +178,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.nodes.ScalarNode):
                 raise self.fail("a mapping key must be a plain string", key_node, path)
-            if not key_node.tag.startswith(_TAG):
+            if key_node.tag[len(_TAG):] not in _SCALAR_KINDS or not key_node.tag.startswith(_TAG):
                 self.check_tag(key_node, "str", path)
             key = key_node.value
             if key in seen:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from cnnspec.argtypes import RelativePath
 from cnnspec.component import Component
 from cnnspec.hookspec import hookimpl
 from cnnspec.spec_run import SpecModel
@@ -24,7 +25,8 @@ class TensorBoardParams(SpecModel):
     histograms: bool = Field(default=False, description="weight and gradient histograms every epoch")
     graph: bool = Field(default=True, description="the model graph (skipped with a warning if tracing fails)")
     images: int = Field(default=16, ge=0, le=256, description="training samples in the 'inputs' grid; 0 for none")
-    log_dir: str | None = Field(default=None, description="folder relative to the run directory; default tensorboard")
+    log_dir: RelativePath | None = Field(default=None,  # type: ignore[valid-type]
+                                         description="folder inside the run directory; default tensorboard")
     flush_secs: float = Field(default=30.0, gt=0, description="seconds between background flushes")
 
 

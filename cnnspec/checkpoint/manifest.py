@@ -44,8 +44,16 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
     if not isinstance(data.get("aliases"), dict):
         data["aliases"] = {}
-    data["checkpoints"] = [e for e in data["checkpoints"] if isinstance(e, dict) and isinstance(e.get("file"), str)]
+    # a manifest may come from someone else's run directory: only plain names in this folder count
+    data["checkpoints"] = [e for e in data["checkpoints"] if isinstance(e, dict) and _plain_name(e.get("file"))]
+    data["aliases"] = {k: v for k, v in data["aliases"].items() if _plain_name(v)}
     return data
+
+
+def _plain_name(name: Any) -> bool:
+    """A file name without any directory part (no '/', no '..', not absolute)."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name)
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
@@ -82,7 +90,7 @@ def remove_checkpoints(directory: str | os.PathLike[str], names: Iterable[str]) 
     if manifest is None:
         return []
     keep = set(manifest["aliases"].values())
-    drop = {n for n in names if n not in keep}
+    drop = {n for n in names if n not in keep and _plain_name(n)}
     if not drop:
         return []
     manifest["checkpoints"] = [e for e in manifest["checkpoints"] if e["file"] not in drop]
@@ -97,7 +105,7 @@ def quarantine(directory: str | os.PathLike[str], names: Iterable[str]) -> list[
     """Unlist damaged checkpoints and rename them ``<name>.damaged`` (kept for a look,
     out of the way of rotation and of the next resume). Returns the new paths."""
     directory = Path(directory)
-    names = set(names)
+    names = {n for n in names if _plain_name(n)}
     manifest = read_manifest(directory)
     if manifest is not None and any(e["file"] in names for e in manifest["checkpoints"]):
         manifest["checkpoints"] = [e for e in manifest["checkpoints"] if e["file"] not in names]

@@ -111,8 +111,29 @@ class LossFn:
 
 def build_loss(spec: Any, num_classes: int) -> LossFn:
     ref = spec.train.loss if spec.train else "crossentropyloss"
-    module, entry, _ = call_component(spec, "loss", ref, ("train", "loss"))
-    return LossFn(module, entry.name, str(entry.obj.meta.get("target", "index")), num_classes)
+    module, entry, args = call_component(spec, "loss", ref, ("train", "loss"))
+    loss = LossFn(module, entry.name, str(entry.obj.meta.get("target", "index")), num_classes)
+    _try_loss(spec, loss, args)
+    return loss
+
+
+def _try_loss(spec: Any, loss: LossFn, args: dict[str, Any]) -> None:
+    """Call the loss once on a tiny batch: torch checks some arguments (``reduction``,
+    ``label_smoothing``) only in forward, and that must be a spec error, not a crash
+    in the first step."""
+    import torch
+
+    outputs = torch.full((2, max(loss.num_classes, 1)), 0.5)
+    targets = torch.zeros(2, dtype=torch.long)
+    try:
+        loss(outputs, targets)
+    except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+        ref = spec.train.loss if spec.train else "crossentropyloss"
+        path = ("train", "loss") if isinstance(ref, str) else ("train", "loss", next(iter(ref)))
+        shown = ", ".join(f"{k}: {v!r}" for k, v in args.items()) or "no arguments"
+        raise spec.document.error(
+            f"train.loss: {loss.name} rejects its arguments ({shown}): {str(exc).splitlines()[0]}", path,
+            hint="see torch.nn." + loss.name + " for the accepted values") from None
 
 
 # -- optimizers ----------------------------------------------------------------------
