@@ -211,8 +211,12 @@ class DataBundle:
             yield x, data.source.targets(index)
 
     def _per_item(self, data: SplitData, keys: list[tuple[list[int], int]]) -> Iterator[Batch]:
+        import torch
         from torch.utils.data import DataLoader
 
+        # batches are seeded per batch already; an own generator keeps the DataLoader from
+        # drawing its base seed from the global RNG, which would shift dropout after a resume
         loader = DataLoader(_BatchReader(data.source, data.pipeline), batch_size=None, sampler=keys,
-                            num_workers=self.num_workers, persistent_workers=False)
+                            num_workers=self.num_workers, persistent_workers=False,
+                            generator=torch.Generator())
         yield from loader
