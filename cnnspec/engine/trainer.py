@@ -53,6 +53,26 @@ class CallbackError(CnnspecError):
         super().__init__(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}{where}")
 
 
+class DataWorkerError(CnnspecError):
+    """A DataLoader worker process died (often killed by the OOM killer).
+
+    torch reports it from its SIGCHLD handler as a RuntimeError in whatever code
+    runs at that moment (a callback, the loop), or as a broken pipe; this names
+    the real culprit once.
+    """
+
+
+def _worker_death(exc: BaseException) -> BaseException | None:
+    """The DataLoader-worker failure behind ``exc``, if that is what it is."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc):
+            return exc
+        exc = getattr(exc, "original", None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
 class _Stop(Exception):
     """Leave the loop now (non-finite loss, a requested stop)."""
 
@@ -292,6 +312,12 @@ class Trainer:
         except BaseException as exc:
             self.status = "failed"
             self._dispatch_quietly("on_exception", exc)
+            died = _worker_death(exc)
+            if died is not None:
+                raise DataWorkerError(
+                    f"a DataLoader worker died: {died}; this is often the out-of-memory killer — lower "
+                    "data.num_workers or data.batch_size, then continue with "
+                    f"`cnnspec train --resume {self.run_dir}`") from None
             raise
         finally:
             self._dispatch_quietly("teardown")
