@@ -75,25 +75,33 @@ class SpecDocument(SpecModel):
 
 
 class SequentialArgs(SpecModel):
-    name: str | None = None
-    layers: list[Any] = Field(min_length=1)
+    """A named block of layers, built as a nested ``nn.Sequential``."""
+
+    name: str | None = Field(default=None, description="module name of the block (default block1, block2...)")
+    layers: list[Any] = Field(min_length=1, description="the layers of the block, in order")
 
 
 class RepeatArgs(SpecModel):
-    name: str | None = None
+    """``times`` copies of the layers, each inferred on the previous copy's output."""
+
+    name: str | None = Field(default=None, description="module name (default repeat1...); copies are 0, 1, ...")
     times: int = Field(ge=1, le=MAX_REPEAT, description=f"how many copies (at most {MAX_REPEAT})")
-    layers: list[Any] = Field(min_length=1)
+    layers: list[Any] = Field(min_length=1, description="the layers one copy consists of")
 
 
 class ResidualArgs(SpecModel):
-    name: str | None = None
-    layers: list[Any] = Field(min_length=1)
+    """``body(x) + shortcut(x)`` with torch's broadcasting (ResNet's blocks)."""
+
+    name: str | None = Field(default=None, description="module name (default residual1...)")
+    layers: list[Any] = Field(min_length=1, description="the body: layers on the main path")
     shortcut: list[Any] | None = Field(default=None, description="layers on the skip path; none = identity")
 
 
 class ConcatArgs(SpecModel):
-    name: str | None = None
-    branches: list[list[Any]] = Field(min_length=1)
+    """``torch.cat`` of parallel branches (Inception's blocks)."""
+
+    name: str | None = Field(default=None, description="module name (default concat1...)")
+    branches: list[list[Any]] = Field(min_length=1, description="each branch is a list of layers on the same input")
     dim: int = Field(default=1, description="batched dim to concatenate on (1 = channels)")
 
 
