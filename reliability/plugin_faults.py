@@ -312,7 +312,7 @@ def slow_and_hanging(size: int, seed: int, workdir: Path) -> Row:
         if code != 130 or "Traceback" in out:
             return f"exit {code}: {out[-300:]}"
         if "hang" not in out:
-            return "F10"
+            return "F1"
         return None
 
     runs = [("waits for a slow plugin", waits), ("-p no:slow", skipped("-p", "no:slow")),
@@ -324,8 +324,8 @@ def slow_and_hanging(size: int, seed: int, workdir: Path) -> Row:
             marker.unlink(missing_ok=True)
             row.size += 1
             problem = run()
-            if problem == "F10":
-                row.known_case("F10")
+            if problem == "F1":
+                row.known_case("F1")
             elif problem:
                 row.lose(f"{label}: {problem}")
             else:

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from reliability.findings import FINDINGS
+from reliability.findings import FINDINGS, FIXED
 from reliability.harness import ROOT
 from reliability.mutations import MUTATIONS, MutationResult
 from reliability.rows import Row
@@ -169,7 +169,11 @@ def render(rows: Sequence[Row], *, tier: str, seed: int, seconds: float, info: d
     for finding in FINDINGS.values():
         lines += [f"**{finding.id}.** {_cell(finding.detail)}", ""]
 
-    lines += ["## Protections removed on purpose", "",
+    lines += ["## Found by this suite and fixed", "",
+              "Bugs the scenarios above found while the suite was written, fixed since; each stays covered.", "",
+              "| Bug | Fixed in | Kept fixed by |", "|---|---|---|"]
+    lines += [f"| {_cell(f.title)} | `{f.where}` | {_cell(f.guard)} |" for f in FIXED]
+    lines += ["", "## Protections removed on purpose", "",
               "A test that cannot fail proves nothing. `python -m reliability.mutations` copies the package, takes "
               "one protection out of the copy (the working tree is never touched) and runs the CI-tier test that "
               "guards it against the copy; every one must fail (red).", "", MUTATION_HEADER, "|---|---|---|---|"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reliability import fuzz
-from reliability.bombs import CASES, run_case
+from reliability.bombs import CASES, REGRESSIONS, run_case
 
 
 @pytest.mark.parametrize("scenario", ["fuzz-yaml-text", "fuzz-json-text", "fuzz-bytes", "fuzz-mutations",
@@ -63,3 +63,11 @@ def test_the_c_parser_would_crash_without_the_depth_guard(tmp_path: Path, monkey
     if done.returncode >= 0:
         pytest.skip("libyaml survives 50,000 levels on this machine: the guard is not needed here")
     assert run_case(CASES[0], tmp_path / "guarded").verdict == "ok"
+
+
+@pytest.mark.parametrize("name", REGRESSIONS)
+def test_former_findings_stay_fixed(tmp_path: Path, name: str) -> None:
+    """Devices and FIFOs as bases, ${vars} bombs and huge repeat counts: each was a finding of this suite."""
+    case = next(c for c in CASES if c.name == name)
+    result = run_case(case, tmp_path)
+    assert result.verdict == "ok", result.message
