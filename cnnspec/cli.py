@@ -80,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CnnspecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # the reader went away (``cnnspec validate ... | head``): not an error

@@ -108,11 +108,18 @@ class SpecError(CnnspecError):
             "path": self.path,
         }
 
+    #: most problems reported at once; a spec with thousands of mistakes gets a count
+    MAX_REPORTED: int = 20
+
     @classmethod
     def combine(cls, errors: list[SpecError]) -> SpecError:
         """One error standing for several (the first, with the rest as others)."""
         if len(errors) == 1:
             return errors[0]
+        if len(errors) > cls.MAX_REPORTED:
+            rest = len(errors) - cls.MAX_REPORTED
+            errors = [*errors[: cls.MAX_REPORTED],
+                      SpecError(f"... and {rest} more problems; fix the ones above and validate again")]
         first = errors[0]
         return type(first)(
             first.message,

@@ -40,7 +40,7 @@ REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "REMOVE"})()
 #: how far a numeric argument is moved, at most, in each direction
 MAX_STEP = 16
 #: time the fix-it search may take before it returns what it has verified so far
-SEARCH_SECONDS = 3.0
+SEARCH_SECONDS = 1.0
 #: how far the input size is moved, at most, in each direction
 MAX_INPUT_STEP = 256
 #: preceding spatial layers (besides the failing one) whose arguments are tried

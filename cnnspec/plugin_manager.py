@@ -219,6 +219,12 @@ class PluginSet:
         info = self._info(cand)
         try:
             plugin = cand.load()
+        except KeyboardInterrupt:
+            # a plugin that hangs at import (a network call, a lock): say which one it was
+            dist = " ".join(p for p in (cand.distribution, cand.version) if p)
+            dist = f" ({dist})" if dist else ""
+            raise KeyboardInterrupt(
+                f"while importing plugin '{cand.name}'{dist}; skip it with -p no:{cand.name}") from None
         except (Exception, SystemExit) as exc:  # a broken plugin must not stop the others
             self._mark_broken(info, f"cannot import {cand.module}: {_describe_exception(exc)}")
             return

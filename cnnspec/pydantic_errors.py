@@ -103,8 +103,10 @@ def translate(
         grouped.setdefault(key, []).append(err)
     # an unknown key that is a misspelling of a missing one is one mistake, not two
     misspelled: set[tuple[Any, ...]] = set()
-    for loc, errs in grouped.items():
-        if errs[0]["type"] == "extra_forbidden" and loc:
+    # suggestions cost a fuzzy match each: only for the errors that will be shown
+    shown = SpecError.MAX_REPORTED
+    for n, (loc, errs) in enumerate(grouped.items()):
+        if errs[0]["type"] == "extra_forbidden" and loc and n < shown:
             for close in suggest(str(loc[-1]), model_fields_at(model, loc[:-1])):
                 misspelled.add((*loc[:-1], close))
     out: list[SpecError] = []
@@ -124,7 +126,7 @@ def translate(
             continue
         if kind == "extra_forbidden":
             known = model_fields_at(model, loc[:-1])
-            close = suggest(field, known)
+            close = suggest(field, known) if len(out) < shown else []
             message = f"{what}unknown {noun} '{field}'"
             if close:
                 message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
