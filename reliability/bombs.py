@@ -142,7 +142,7 @@ CASES: list[Case] = [
          valid=True),
     Case("a 100,000-character key", lambda d: _write(d, "key.yaml", _spec(f"{'k' * 100_000}: 1\n"))),
     Case("100,000 distinct keys", lambda d: _write(d, "keys.yaml", "".join(f"k{i}: {i}\n" for i in range(100_000))
-                                                    + "input: [1]\nmodel: [relu]\n"), finding="F3"),
+                                                    + "input: [1]\nmodel: [relu]\n")),
     Case("1 MB of 4-byte characters", lambda d: _write(d, "emoji.yaml", _spec(f"description: {'🙂' * 250_000}\n")),
          valid=True),
     Case("a NUL byte after 1 MB", lambda d: _write(d, "nul.yaml", _spec("# " + "x" * 1_000_000 + "\x00\n"))),
@@ -238,8 +238,6 @@ def bombs(size: int, seed: int, workdir: Path) -> Row:
             case = CASES[i % len(CASES)]
             row.size += 1
             result = run_case(case, folder / f"case{i % len(CASES)}")
-            if result.verdict == "ok" and case.finding and result.cpu is not None and result.cpu > CPU_LIMIT:
-                result = CaseResult("known", f"{case.finding}: {result.cpu:.1f} s of CPU", result.cpu, result.wall)
             if result.cpu is not None and result.verdict == "ok":
                 row.peak("max_cpu_s", result.cpu)
                 slowest = max(slowest, (result.cpu, case.name))

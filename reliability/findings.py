@@ -2,8 +2,9 @@
 
 Each finding is pinned by a ``pytest.mark.xfail(strict=True)`` test in
 ``tests/reliability/test_findings.py``: when the owner fixes the bug the
-test passes, strict mode turns that into a failure, and whoever fixed it
-deletes the entry here and the ``xfail`` mark there. Scenarios count the
+test passes, strict mode turns that into a failure, and the entry moves
+from :data:`FINDINGS` to :data:`FIXED`, its test becoming a plain
+regression test next to the scenario that found it. Scenarios count the
 cases that fail this way as *known* (``Row.known_case``), apart from ok and
 losses, so the published table never hides them and never blames them on an
 unrelated protection.
@@ -28,35 +29,6 @@ class Finding:
 
 
 FINDINGS: dict[str, Finding] = {f.id: f for f in [
-    Finding(
-        "F1", "Ctrl-C during a plugin import that never finishes does not say which plugin it was",
-        "cnnspec/plugin_manager.py (PluginSet._import) / cnnspec/cli.py",
-        "A plugin that blocks at import (a network call, a lock) makes every cnnspec command wait; the user's "
-        "Ctrl-C ends it with exit 130 and 'interrupted', but nothing names the plugin being imported, so the "
-        "user cannot know which one to disable with -p no:NAME. Fix: catch KeyboardInterrupt around the import "
-        "and re-raise it with the plugin's name and distribution (e.g. \"interrupted while importing plugin "
-        "'hang' (cnnspec-t-hang 1.0); skip it with -p no:hang\").",
-        "tests/reliability/test_findings.py::test_f1_interrupted_plugin_import_names_the_plugin",
-    ),
-    Finding(
-        "F2", "the fix-it search may take 3 s, more than the 2 s one input may cost",
-        "cnnspec/fixits.py (SEARCH_SECONDS)",
-        "For one bad layer deep in specs/googlenet.yaml (a maxpool with kernel_size 1 and padding 1, found by the "
-        "mutation fuzzer) the fix-it search tries 732 candidate edits, each re-inferring the whole model: about "
-        "4 s of CPU, while the error itself is found in 40 ms. The search now stops after SEARCH_SECONDS = 3 s "
-        "of wall time and returns the fixes verified so far, which bounds it, but above the suite's budget of 2 s "
-        "per input. Fix: SEARCH_SECONDS <= 1, or fewer candidates (re-infer only the failing layer's block).",
-        "tests/reliability/test_findings.py::test_f2_fix_it_search_fits_the_per_input_budget",
-    ),
-    Finding(
-        "F3", "a spec with many unknown keys takes seconds to refuse and prints every one",
-        "cnnspec/pydantic_errors.py (translate) / cnnspec/exceptions.py (SpecError.combine)",
-        "100,000 unknown top-level keys (a 1.1 MB file) cost validate 7.8 s of CPU and 200,000 lines of output: "
-        "every key gets its own located error and its own did-you-mean, computed twice with difflib. Fix: report "
-        "the first few unknown keys of a mapping and a count of the rest, and compute suggestions only for the "
-        "reported ones.",
-        "tests/reliability/test_findings.py::test_f3_many_unknown_keys_are_summarised",
-    ),
 ]}
 
 
@@ -91,4 +63,10 @@ FIXED: list[Fixed] = [
           "cnnspec/data/bundle.py", "dataloader-workers, mutation dataloader-generator"),
     Fixed("a killed DataLoader worker was blamed on a callback or printed as an internal error",
           "cnnspec/engine/trainer.py", "dataloader-workers, mutation dead-worker-named"),
+    Fixed("Ctrl-C during a plugin import that never finished did not say which plugin it was",
+          "cnnspec/plugin_manager.py, cnnspec/cli.py", "slow-plugins, mutation interrupted-import-named"),
+    Fixed("the fix-it search spent up to 4 s re-inferring a large spec (732 times for one bad GoogLeNet layer)",
+          "cnnspec/fixits.py", "fuzz-mutations, test_fix_it_search_fits_the_per_input_budget"),
+    Fixed("100,000 unknown keys took 7.8 s to refuse and printed 200,000 lines", "cnnspec/pydantic_errors.py, "
+          "cnnspec/exceptions.py", "fuzz-bombs, test_many_unknown_keys_are_summarised, mutation reported-problems"),
 ]

@@ -105,9 +105,8 @@ def judge(path: Path) -> Verdict:
                 return done("loss", f"unlocated SpecError: {unlocated[0].format_one()}")
             return done("refused", exc.message)
         except Deadline as exc:
-            if search["inside"] or search["cpu"] > CPU_LIMIT / 2:
-                return done("known", "F2")  # the error was found; suggesting fixes used up the budget
-            return done("loss", f"hang: {exc}")
+            where = " (in the fix-it search)" if search["inside"] or search["cpu"] > CPU_LIMIT / 2 else ""
+            return done("loss", f"hang{where}: {exc}")
         except RecursionError:
             return done("loss", "RecursionError")
         except Exception as exc:  # anything but SpecError is the finding
@@ -116,9 +115,13 @@ def judge(path: Path) -> Verdict:
 
     fixits.fixes_for = timed_fixes
     try:
-        return attempt()
+        verdict = attempt()
     finally:
         fixits.fixes_for = real
+    if verdict.outcome in ("valid", "refused") and verdict.cpu > CPU_LIMIT:  # overran without being stopped
+        return Verdict("loss", verdict.cpu, verdict.wall, f"took {verdict.cpu:.2f} s of CPU "
+                                                          f"({search['cpu']:.2f} s in the fix-it search)")
+    return verdict
 
 
 def cli_check(path: Path, verdict: Verdict) -> str | None:
@@ -173,8 +176,9 @@ class _Judge:
         self.row.size += 1
         path = self.file(content, suffix)
         verdict = judge(path)
-        self.row.peak("max_cpu_s", verdict.cpu)
-        self.row.peak("max_wall_s", verdict.wall)
+        if verdict.outcome in ("valid", "refused"):  # what one input costs; known findings are apart
+            self.row.peak("max_cpu_s", verdict.cpu)
+            self.row.peak("max_wall_s", verdict.wall)
         self.row.count(verdict.outcome if verdict.outcome != "loss" else "lost")
         if verdict.outcome == "loss":
             self.row.lose(f"{verdict.message} <- {_show(content)}")

@@ -64,9 +64,10 @@ def deadline(cpu: float, wall: float | None = None) -> Iterator[None]:
         raise Deadline(f"still running after {which}")
 
     previous = {sig: signal.signal(sig, fire) for sig in (signal.SIGPROF, signal.SIGALRM)}
-    signal.setitimer(signal.ITIMER_PROF, cpu)
+    # keep firing: an exception raised inside a garbage-collector callback is printed and dropped
+    signal.setitimer(signal.ITIMER_PROF, cpu, 0.2)
     if wall is not None:
-        signal.setitimer(signal.ITIMER_REAL, wall)
+        signal.setitimer(signal.ITIMER_REAL, wall, 1.0)
     try:
         yield
     finally:

@@ -161,6 +161,8 @@ def render(rows: Sequence[Row], *, tier: str, seed: int, seconds: float, info: d
               "`tests/reliability/test_findings.py`; the owner fixes the bug, the test passes, strict mode makes "
               "that a failure, and the fix removes the mark and the entry in `reliability/findings.py`.", "",
               "| Id | Finding | Where the fix belongs | Cases above | Pinned by |", "|---|---|---|---|---|"]
+    if not FINDINGS:
+        lines[-2:] = [f"None open: all {len(FIXED)} bugs this suite has found are fixed (next section)."]
     for finding in FINDINGS.values():
         cases = sum(r.known.get(finding.id, 0) for r in rows)
         lines.append(f"| {finding.id} | {_cell(finding.title)} | `{finding.owner}` | {cases} | "

@@ -35,12 +35,27 @@ def _selected_worker_scenarios(session: pytest.Session) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def worker_rows(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
+def worker_rows(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                worker_id: str) -> dict[str, Row]:
     """The selected scenarios that fork training processes, run once in one helper process (they share
-    their reference runs): only those the collected tests need, so ``-k`` stays fast."""
+    their reference runs): only those the collected tests need, so ``-k`` stays fast. Under pytest-xdist
+    the first worker to ask runs them and the others read its rows (a lock in the shared temp folder)."""
+    import hashlib
+    import json
+
+    from filelock import FileLock
+
     jobs = [(sid, by_id(sid).ci) for sid in _selected_worker_scenarios(request.session)]
-    rows = run_in_worker(jobs, SEED, tmp_path_factory.mktemp("reliability-worker")) if jobs else []
-    return {row.scenario: row for row in rows}
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    key = hashlib.sha256(repr((jobs, SEED)).encode()).hexdigest()[:16]  # str hash() differs per process
+    marker = shared / f"reliability-worker-{key}.json"
+    with FileLock(str(shared / f"reliability-worker-{key}.lock")):
+        if not marker.exists():
+            rows = run_in_worker(jobs, SEED, tmp_path_factory.mktemp("reliability-worker")) if jobs else []
+            marker.write_text(json.dumps([r.to_dict() for r in rows]))
+    return {d["scenario"]: Row.from_dict(d) for d in json.loads(marker.read_text())}
 
 
 _ROWS: dict[str, Row] = {}

@@ -71,3 +71,22 @@ def test_former_findings_stay_fixed(tmp_path: Path, name: str) -> None:
     case = next(c for c in CASES if c.name == name)
     result = run_case(case, tmp_path)
     assert result.verdict == "ok", result.message
+
+
+def test_fix_it_search_fits_the_per_input_budget() -> None:
+    """Finding the error takes well under a second; the fix-it search must leave room in the 2 s per input
+    (its budget is wall time: on a loaded machine that is less CPU)."""
+    from cnnspec import fixits
+
+    assert fixits.SEARCH_SECONDS <= fuzz.CPU_LIMIT / 2
+
+
+def test_many_unknown_keys_are_summarised() -> None:
+    from cnnspec.exceptions import SpecError
+    from cnnspec.spec import load_spec
+
+    text = "".join(f"k{i}: {i}\n" for i in range(2000)) + "input: [1]\nmodel: [relu]\n"
+    with pytest.raises(SpecError) as info:
+        load_spec(text)
+    assert len(info.value.all_errors()) <= 50
+    assert "more problems" in info.value.format()
