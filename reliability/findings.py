@@ -29,6 +29,18 @@ class Finding:
 
 
 FINDINGS: dict[str, Finding] = {f.id: f for f in [
+    Finding(
+        "F1", "a SIGKILL just after the last checkpoint's manifest entry leaves the finished run's last.pt stale",
+        "cnnspec/checkpoint/__init__.py (save_checkpoint) / cnnspec/callbacks/checkpoint.py (setup)",
+        "save_checkpoint writes the file, then the manifest (aliases included), then relinks last.pt/best.pt; a "
+        "kill between the manifest and the links leaves last.pt one save behind, which the manifest allows. If "
+        "that save was the run's final one, `cnnspec train --resume` finds nothing left to train, saves nothing, "
+        "and the finished run's last.pt keeps the previous step's weights while manifest.json says last is "
+        "epoch0003.pt (seen in 1 of 100 kill trials; reproduced by relinking last.pt to the previous file). "
+        "Whoever loads last.pt (evaluate, explain, export of RUN_DIR) gets stale weights. Fix: when a run "
+        "starts or resumes, relink every alias whose bytes do not match the manifest entry it names.",
+        "tests/reliability/test_findings.py::test_f1_finished_resume_leaves_last_pt_current",
+    ),
 ]}
 
 

@@ -235,6 +235,14 @@ def tensorboard_removed(size: int, seed: int, workdir: Path) -> Row:
     return row
 
 
+def _own_tracebacks(out: str) -> str:
+    """The output without tracebacks printed by multiprocessing's resource-sharer thread: when a worker dies
+    mid-handshake that stdlib thread prints an EOFError of its own, after cnnspec's message."""
+    blocks = out.split("Traceback (most recent call last):")
+    kept = [blocks[0]] + [b for b in blocks[1:] if "multiprocessing/resource_sharer.py" not in b]
+    return "Traceback (most recent call last):".join(kept)
+
+
 def _wait_for_workers(child: Child, timeout: float = 120.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and child.poll() is None:
@@ -276,8 +284,10 @@ def _worker_trial(launcher: Launcher, spec: Path, run: Path, target: str, rng: r
         row.count(f"worker_killed_exit_{code}")
         if code not in (1, 2):
             problems.append(f"exit {code}, expected a plain failure (1 or 2): {out[-500:]}")
-        elif "callback '" in out or "internal error" in out or "Traceback" in out:
+        elif "callback '" in out or "internal error" in out or "Traceback" in _own_tracebacks(out):
             problems.append(f"the dead worker is blamed on something else: {out[-400:]}")
+        elif "Traceback" in out:
+            row.count("multiprocessing_thread_traceback_after_the_message")
         elif "DataLoader worker" not in out or f"--resume {run}" not in out:
             problems.append(f"the message does not name the DataLoader worker and the resume command: {out[-300:]}")
     return problems, code
