@@ -143,7 +143,7 @@ class CheckpointCallback(Callback):
 
     # -- events ----------------------------------------------------------------------
     def setup(self, trainer: Any) -> None:
-        from cnnspec.checkpoint import clean_temp_files
+        from cnnspec.checkpoint import clean_temp_files, repair_aliases
 
         self.monitor = self.monitor or default_monitor(trainer.data.has("val"))
         self.mode = self.mode or default_mode(self.monitor)
@@ -157,6 +157,7 @@ class CheckpointCallback(Callback):
         self.directory = Path(trainer.run_dir) / "checkpoints"
         if trainer.is_main_process and self.directory.is_dir():
             clean_temp_files(self.directory)  # left by a run that was killed mid-save
+            repair_aliases(self.directory)  # a kill between the manifest and the alias links
 
     def on_epoch_start(self, trainer: Any, epoch: int) -> None:
         self._flush(trainer)

@@ -66,6 +66,7 @@ __all__ = [
     "quarantine",
     "read_manifest",
     "remove_checkpoints",
+    "repair_aliases",
     "save_checkpoint",
     "scan_pickle",
     "trainer_state",
@@ -241,3 +242,30 @@ def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
     return path, load_checkpoint(path, map_location=map_location)
+
+
+def repair_aliases(directory: str | os.PathLike[str]) -> list[str]:
+    """Relink every alias (``last.pt``, ``best.pt``) that is not the file the manifest names.
+
+    Aliases are relinked after the manifest is written, so a kill in between
+    leaves an alias one save behind — harmless mid-run (the next save fixes
+    it), but the final save of a run would stay stale. Called when a run starts
+    or resumes. Returns the aliases relinked.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        return []
+    fixed = []
+    for alias, name in sorted(manifest["aliases"].items()):
+        target, link = directory / name, directory / f"{alias}.pt"
+        if not target.is_file():
+            continue
+        try:
+            same = os.path.samefile(target, link) or link.read_bytes() == target.read_bytes()
+        except OSError:
+            same = False
+        if not same:
+            atomic_link(target, link)
+            fixed.append(alias)
+    return fixed
