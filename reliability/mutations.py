@@ -149,6 +149,13 @@ MUTATIONS: list[Mutation] = [
              (('            self._fail(f"{method}({tag})" if tag else method, exc)\n            return False',
                "            raise"),),
              (_t("test_runtime.py", "tensorboard-removed"),)),
+    Mutation("alias-repair", "a run that starts or resumes relinks aliases a kill left one save behind",
+             (("            repair_aliases(self.directory)  # a kill between",
+               "            (self.directory)  # a kill between"),),
+             ("tests/reliability/test_kills.py::test_finished_resume_leaves_last_pt_current",)),
+    Mutation("reset-connection-named", "a worker that dies mid-handover is named, and its loader shut down",
+             (("                dead = _dead(workers)\n", "                dead = None\n"),),
+             ("tests/data/test_data_workers.py::test_a_reset_connection_from_a_dead_worker_names_the_worker",)),
 ]
 
 
@@ -171,10 +178,7 @@ def _copy_tree(dest: Path) -> None:
             shutil.copytree(src, dest / name, ignore=ignore)
         else:
             shutil.copy2(src, dest / name)
-    (dest / "tests").mkdir()
-    for name in ("__init__.py", "conftest.py", "strategies.py"):
-        shutil.copy2(ROOT / "tests" / name, dest / "tests" / name)
-    shutil.copytree(ROOT / "tests" / "reliability", dest / "tests" / "reliability", ignore=ignore)
+    shutil.copytree(ROOT / "tests", dest / "tests", ignore=ignore)  # guards may live beside the code they guard
     shutil.copytree(ROOT / "plugins" / "cnnspec-example" / "src", dest / "plugins" / "cnnspec-example" / "src",
                     ignore=ignore)
 

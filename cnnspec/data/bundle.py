@@ -18,6 +18,7 @@ import torch
 from cnnspec.data.arrays import as_arrays, item_to_tensor, to_float
 from cnnspec.data.pipeline import Pipeline
 from cnnspec.data.splits import batch_seed, shard_batches, train_order
+from cnnspec.data.workers import iterate
 
 __all__ = ["SPLITS", "Batch", "DataBundle", "Source", "SplitData"]
 
@@ -219,4 +220,4 @@ class DataBundle:
         loader = DataLoader(_BatchReader(data.source, data.pipeline), batch_size=None, sampler=keys,
                             num_workers=self.num_workers, persistent_workers=False,
                             generator=torch.Generator())
-        yield from loader
+        yield from iterate(loader)

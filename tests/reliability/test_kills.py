@@ -3,6 +3,8 @@ the negative controls show the comparison does fail when a piece of state is not
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -22,3 +24,28 @@ def test_each_control_changed_the_result(ci_row) -> None:
     numbers = ci_row("kill-controls").numbers
     for kind in ("rng", "optimizer", "scheduler"):
         assert numbers.get(f"{kind}_different") and not numbers.get(f"{kind}_identical"), numbers
+
+
+def test_finished_resume_leaves_last_pt_current(tmp_path: Path) -> None:
+    """The crash window after the final checkpoint's manifest entry, made on purpose: last.pt still links the
+    previous checkpoint (formerly finding F1). Resuming finishes the run; last.pt must then hold what the manifest
+    calls last."""
+    import json
+    import os
+
+    from cnnspec.checkpoint import load_checkpoint
+    from cnnspec.engine import train
+    from cnnspec.resume import resume
+    from reliability.training import SPECS, digest
+
+    run = tmp_path / "run"
+    train(SPECS["tiny"], run_dir=run, device="cpu")
+    folder = run / "checkpoints"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entries = sorted(manifest["checkpoints"], key=lambda e: e["seq"])
+    newest, previous = entries[-1]["file"], entries[-2]["file"]
+    assert manifest["aliases"]["last"] == newest
+    os.unlink(folder / "last.pt")
+    os.link(folder / previous, folder / "last.pt")  # killed before save_checkpoint relinked the alias
+    resume(run, device="cpu")
+    assert digest(load_checkpoint(folder / "last.pt")) == digest(load_checkpoint(folder / newest))
