@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_text", "fsync_dir"]
+__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_text", "clean_temp_files", "fsync_dir"]
 
 #: temp files start with this, so a later run can recognise and remove orphans
 TMP_PREFIX = ".tmp-"
@@ -55,3 +55,17 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """:func:`atomic_write` for UTF-8 text."""
     atomic_write(path, text.encode("utf-8"))
+
+
+def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files a killed process left in ``directory`` (a SIGKILL runs no cleanup).
+
+    Only the one process that writes the directory may call this, and only before it writes: a temp file
+    is a write in progress to whoever else is writing there.
+    """
+    removed = []
+    for p in Path(directory).glob(f"{TMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed

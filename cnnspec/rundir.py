@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cnnspec.atomic import atomic_write_text
+from cnnspec.atomic import atomic_write_text, clean_temp_files
 from cnnspec.exceptions import CnnspecError
 
 __all__ = [
@@ -169,6 +169,15 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.metrics_path = self.path / "metrics.jsonl"
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove writes a killed run left unfinished (``final.json``, pictures), here and one folder down
+        (``plots/``, ``gradcam/``, ``checkpoints/``): called as a run starts or resumes, before it writes."""
+        removed = clean_temp_files(self.path)
+        for sub in sorted(self.path.iterdir()) if self.path.is_dir() else []:
+            if sub.is_dir() and not sub.is_symlink():
+                removed += clean_temp_files(sub)
+        return removed
 
     def write_spec(self, spec: Any) -> None:
         import yaml

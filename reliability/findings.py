@@ -76,4 +76,8 @@ FIXED: list[Fixed] = [
           "internal error and interrupted by torch's late SIGCHLD handler (2 of 30 worker kills)",
           "cnnspec/data/workers.py", "dataloader-workers, tests/data/test_data_workers.py, "
           "mutation reset-connection-named"),
+    Fixed("a SIGKILL inside the final final.json write left its temp file in the run directory, and the resume "
+          "that finished the run did not remove it (1 of 100 kill trials)", "cnnspec/rundir.py, "
+          "cnnspec/engine/trainer.py", "kill-training, test_resume_removes_temp_files_a_kill_left_in_the_run_"
+          "directory, mutation run-dir-temp-clean"),
 ]

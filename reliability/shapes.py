@@ -119,13 +119,7 @@ def _reference() -> Any:
                 channels = x.shape[1]
                 module = SqueezeExcite(channels, max(1, channels // args.get("reduction", 4)),
                                        args.get("gate", "sigmoid"))
-            self.params += sum(p.numel() for p in module.parameters())
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out = module(x)
-            if out.numel() == 0:
-                raise RuntimeError("empty output")
-            return out
+            return self.forward(module, x)
 
     return PluginReference
 

@@ -241,7 +241,10 @@ class Reference:
                 kwargs[key] = infer(x)
         if name.lower() in ("softmax", "logsoftmax", "softmin") and "dim" not in kwargs:
             kwargs["dim"] = 1  # cnnspec's documented default
-        module = cls(**kwargs)
+        return self.forward(cls(**kwargs), x)
+
+    def forward(self, module: Any, x: Any) -> Any:
+        """Run one built module, counting its parameters; an empty output is a failure, as for cnnspec."""
         self.params += sum(p.numel() for p in module.parameters())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,5 +1,5 @@
 """Checkpoint-file helpers on top of :mod:`cnnspec.atomic`: atomic aliases
-(``last.pt``/``best.pt`` as hard links) and removal of orphaned temp files."""
+(``last.pt``/``best.pt`` as hard links); the writer and the temp-file cleaner are re-exported."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["TMP_PREFIX", "atomic_link", "atomic_write", "clean_temp_files"]
 
-from cnnspec.atomic import TMP_PREFIX, atomic_write
+from cnnspec.atomic import TMP_PREFIX, atomic_write, clean_temp_files
 from cnnspec.atomic import fsync_dir as _fsync_dir
 
 
@@ -32,13 +32,3 @@ def atomic_link(target: Path, alias: Path) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(alias.parent)
-
-
-def clean_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """Remove temp files a killed process left behind (a SIGKILL runs no cleanup)."""
-    removed = []
-    for p in Path(directory).glob(f"{TMP_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            p.unlink()
-            removed.append(p)
-    return removed

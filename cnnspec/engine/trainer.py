@@ -502,6 +502,7 @@ class Trainer:
     def _write_start_files(self) -> None:
         if self.rundir is None:
             return
+        self.rundir.clean_temp_files()  # a run killed mid-write (final.json, a picture) leaves a temp file
         self.rundir.write_spec(self.spec)
         env = environment(self.spec, device=self.device, world_size=self.world_size, seed=self.seed,
                           argv=self._argv)

@@ -49,3 +49,23 @@ def test_finished_resume_leaves_last_pt_current(tmp_path: Path) -> None:
     os.link(folder / previous, folder / "last.pt")  # killed before save_checkpoint relinked the alias
     resume(run, device="cpu")
     assert digest(load_checkpoint(folder / "last.pt")) == digest(load_checkpoint(folder / newest))
+
+
+def test_resume_removes_temp_files_a_kill_left_in_the_run_directory(tmp_path: Path) -> None:
+    """A kill inside the final ``final.json`` write (seen in 1 of 100 kill trials) or inside a picture's
+    write leaves a temp file beside it; the resume that finishes the run removes it."""
+    from cnnspec.atomic import TMP_PREFIX
+    from cnnspec.engine import train
+    from cnnspec.resume import resume
+    from reliability.training import SPECS, temp_files
+
+    run = tmp_path / "run"
+    train(SPECS["tiny"], run_dir=run, device="cpu")
+    (run / "plots").mkdir(exist_ok=True)
+    left = [run / f"{TMP_PREFIX}final.json.k1ll3d", run / "plots" / f"{TMP_PREFIX}curves.png.k1ll3d"]
+    for path in left:
+        path.write_bytes(b"half a write")
+    assert temp_files(run)
+    resume(run, device="cpu")
+    assert not any(p.exists() for p in left)
+    assert not temp_files(run)
