@@ -40,6 +40,7 @@ from reliability.training import (
     sleep_or_exit,
     spec_file,
     temp_files,
+    temps_in,
     train_argv,
     wait_for,
 )
@@ -86,7 +87,7 @@ def _trial(launcher: Launcher, ref: Reference, spec: Path, run: Path, planned: i
             problems.append(f"exit {code} (expected 0 or SIGKILL): {child.output[-800:]}")
             return kills, problems
         kills += 1  # counted by how the process ended: a kill that reached a finished process is none
-        if list((run / "checkpoints").glob(".tmp-*")):
+        if temps_in(run / "checkpoints"):
             row.count("kills_inside_a_save")
         from cnnspec.checkpoint import latest_valid
 

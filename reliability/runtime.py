@@ -19,6 +19,7 @@ Each trial runs ``cnnspec train`` on the tiny spec in a child process
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -41,6 +42,7 @@ from reliability.training import (
     sleep_or_exit,
     spec_file,
     temp_files,
+    temps_in,
     train_argv,
     wait_for,
 )
@@ -112,7 +114,7 @@ def non_finite_loss(size: int, seed: int, workdir: Path) -> Row:
             elif "non-finite loss" not in child.output:
                 problems.append(f"no non-finite message: {child.output[-300:]}")
             final = run / "final.json"
-            done_steps = __import__("json").loads(final.read_text()).get("global_step") if final.exists() else None
+            done_steps = json.loads(final.read_text()).get("global_step") if final.exists() else None
             if done_steps != step:
                 problems.append(f"stopped after {done_steps} steps, the poisoned step was number {step + 1}")
             manifest = read_manifest(run / "checkpoints") or {"checkpoints": []}
@@ -178,7 +180,7 @@ def signals(size: int, seed: int, workdir: Path) -> Row:
             elif code == 128 + signum and f"resume with: cnnspec train --resume {run}" not in child.output:
                 problems.append("the resume command was not printed")
             if code != 0:
-                if kind == "second-in-save" and list((run / "checkpoints").glob(".tmp-*")):
+                if kind == "second-in-save" and temps_in(run / "checkpoints"):
                     row.count("second_signal_left_a_torn_temp_file")
                 _resume_identical(launcher, run, ref, problems)
             row.count(f"{kind}_{signal.Signals(signum).name}")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reliability.rows import Row
+from reliability.training import temps_in
 
 __all__ = ["atomic_protocol", "bit_flips", "full_disk", "injected_errors", "non_finite", "save_kill", "saver",
            "truncation"]
@@ -87,10 +88,6 @@ def verify(directory: Path, *, floats: int = SAVER_FLOATS) -> tuple[int | None, 
     return step, problems
 
 
-def _temps(directory: Path) -> list[Path]:
-    return sorted(directory.glob(".tmp-*"))
-
-
 # -- kills during saves ----------------------------------------------------------------------------
 
 def save_kill(size: int, seed: int, workdir: Path) -> Row:
@@ -126,13 +123,13 @@ def save_kill(size: int, seed: int, workdir: Path) -> Row:
             if code != -signal.SIGKILL:
                 row.lose(f"the saver ended with {code}: {child.output[-500:]}")
                 continue
-            temps = _temps(directory)
+            temps = temps_in(directory)
             if temps:
                 row.count("kills_inside_a_write")
             step, problems = verify(directory)
             removed = clean_temp_files(directory)
-            if sorted(removed) != temps or _temps(directory):
-                problems.append(f"clean_temp_files removed {removed}, left {_temps(directory)}")
+            if sorted(removed) != temps or temps_in(directory):
+                problems.append(f"clean_temp_files removed {removed}, left {temps_in(directory)}")
             if step is not None and not problems:
                 _, after = verify(directory)  # cleaning must not touch a valid checkpoint
                 problems += after
@@ -301,15 +298,15 @@ def injected_errors(size: int, seed: int, workdir: Path) -> Row:
                     problems.append(f"os.{call} raised errno {err} but the save raised {exc!r}")
             except Exception as exc:
                 problems.append(f"os.{call} failing: the save raised {type(exc).__name__}: {exc}")
-            if _temps(folder):
-                problems.append(f"os.{call} failing left {[p.name for p in _temps(folder)]}")
+            if temps_in(folder):
+                problems.append(f"os.{call} failing left {[p.name for p in temps_in(folder)]}")
             newest, found = verify(folder, floats=floats)
             problems += found
             if newest is not None and newest < step:
                 problems.append(f"the newest valid checkpoint is {newest}, {step} was saved")
             if problems:
                 row.lose(f"{call}#{after} {errno.errorcode[err]}: {'; '.join(problems)}")
-                for p in _temps(folder):
+                for p in temps_in(folder):
                     p.unlink()
             else:
                 row.hold()
@@ -362,8 +359,8 @@ def full_disk(size: int, seed: int, workdir: Path) -> Row:
                         problems.append("the disk never filled")
                         break
                 row.count("saves_before_full", step)
-                if _temps(mount):
-                    problems.append(f"left {[p.name for p in _temps(mount)]}")
+                if temps_in(mount):
+                    problems.append(f"left {[p.name for p in temps_in(mount)]}")
                 if step:
                     newest, found = verify(mount, floats=floats)
                     problems += found

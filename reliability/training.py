@@ -263,10 +263,19 @@ def final_digest(run_dir: Path) -> str:
     return digest(load_checkpoint(run_dir / "checkpoints" / "last.pt"))
 
 
+def temps_in(directory: Path) -> list[Path]:
+    """cnnspec's temporary files (an atomic write in progress, or left by a kill) directly in ``directory``."""
+    from cnnspec.atomic import TMP_PREFIX
+
+    return sorted(directory.glob(f"{TMP_PREFIX}*"))
+
+
 def temp_files(run_dir: Path) -> list[str]:
     """Temporary files an interrupted write left anywhere in the run directory."""
+    from cnnspec.atomic import TMP_PREFIX
+
     return sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
-                  if p.name.startswith(".tmp-") or (p.name.startswith(".") and p.name.endswith(".tmp")))
+                  if p.name.startswith(TMP_PREFIX) or (p.name.startswith(".") and p.name.endswith(".tmp")))
 
 
 def newest_step(run_dir: Path) -> int:
