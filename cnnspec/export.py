@@ -91,38 +91,16 @@ def _state_dict_of(obj: Any, path: str) -> Mapping[str, Any]:
     raise ExportError(f"{path}: neither a state_dict nor a checkpoint with a 'model' state_dict")
 
 
-def _read_checkpoint(path: Path) -> tuple[Any, str]:
-    """The loaded object and a description of where it came from.
-
-    A run directory means its newest valid checkpoint; files are verified by
-    :func:`cnnspec.checkpoint.load_checkpoint` (weights-only, hash-checked when
-    a manifest lists them).
-    """
-    try:
-        from cnnspec.checkpoint import latest_valid, load_checkpoint
-    except ImportError:  # pragma: no cover - the checkpoint module ships with cnnspec
-        import torch
-
-        if path.is_dir():
-            raise ExportError(f"{path} is a directory; give a checkpoint file") from None
-        return torch.load(path, map_location="cpu", weights_only=True), str(path)
-    if path.is_dir():
-        found = latest_valid(path)
-        if found is None:
-            raise ExportError(f"{path}: no valid checkpoint in this run directory")
-        return found[1], str(found[0])
-    if not path.exists():
-        raise ExportError(f"checkpoint {path} not found")
-    return load_checkpoint(path), str(path)
-
-
 def load_weights(model: Any, checkpoint: str | Path) -> str:
     """Load a checkpoint (file or run directory) into ``model``; returns where from.
 
     The state_dict must fit the model exactly: a checkpoint of another spec is
     an error naming the first differences, not a silent partial load.
     """
-    obj, source = _read_checkpoint(Path(checkpoint))
+    from cnnspec.checkpoint import open_checkpoint
+
+    found, obj = open_checkpoint(checkpoint)
+    source = str(found)
     state = _state_dict_of(obj, source)
     own = model.state_dict()
     missing = [k for k in own if k not in state]

@@ -240,7 +240,7 @@ def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             raise CheckpointError(f"{path}: no valid checkpoint in this run directory")
         return found
     if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"checkpoint {path} not found")
     return path, load_checkpoint(path, map_location=map_location)
 
 
