@@ -12,7 +12,7 @@ from cnnspec.exceptions import CnnspecError, PluginError, ShapeError, SpecError
 from cnnspec.hookspec import hookimpl
 
 if TYPE_CHECKING:
-    from cnnspec.inference import ShapeTrace
+    from cnnspec.shapes.walker import ShapeTrace
     from cnnspec.spec import Spec
 
 __all__ = [
@@ -43,7 +43,7 @@ def infer_shapes(spec: Spec, *, input_shape: Any = None) -> ShapeTrace:
 
     ``input_shape`` overrides the spec's ``input`` (names are symbolic dims).
     """
-    from cnnspec.inference import infer_shapes as _infer
+    from cnnspec.shapes.walker import infer_shapes as _infer
 
     return _infer(spec, input_shape=input_shape)
 

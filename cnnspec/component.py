@@ -77,7 +77,7 @@ def check_signature(factory: Callable[..., Any], args: Mapping[str, Any], *, ski
     if not accepts_any:
         for key in args:
             if key not in names:
-                from cnnspec.registry import suggest
+                from cnnspec.plugins.registry import suggest
 
                 close = suggest(key, names)
                 extra = f"; did you mean '{close[0]}'?" if close else f" (accepted: {', '.join(names)})"

@@ -124,7 +124,7 @@ def _signal_in_interrupt_save(signum: str) -> None:
 def _syspath(folder: str) -> None:
     import importlib
 
-    from cnnspec.plugin_manager import reset_plugins
+    from cnnspec.plugins.manager import reset_plugins
 
     sys.path.insert(0, folder)
     importlib.invalidate_caches()

@@ -72,7 +72,7 @@ def _show(text: str | bytes, limit: int = 160) -> str:
 def judge(path: Path) -> Verdict:
     """Check ``path`` exactly as ``cnnspec validate`` does (load_spec, infer_shapes, the static data and
     loss checks, fix-its for an error), and classify the result."""
-    from cnnspec.commands.validate import check
+    from cnnspec.cli.commands.validate import check
     from cnnspec.exceptions import SpecError
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -80,7 +80,7 @@ def judge(path: Path) -> Verdict:
     def done(outcome: str, message: str = "") -> Verdict:
         return Verdict(outcome, time.process_time() - cpu0, time.perf_counter() - wall0, message)
 
-    import cnnspec.fixits as fixits
+    import cnnspec.analysis.fixits as fixits
 
     search = {"inside": False, "cpu": 0.0}
     real = fixits.fixes_for

@@ -305,7 +305,7 @@ _SLOTS: dict[str, Callable[[Any], dict[str, Any]]] = {
 def spec_object_names(size: int, seed: int, workdir: Path) -> Row:
     """Scenario: names of Python objects in every slot that names something: a located SpecError, nothing runs."""
     from cnnspec.exceptions import SpecError
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
     from cnnspec.spec import load_spec
 
     row = Row("spec-object-names", "os.system, builtins:eval, subprocess:Popen, __import__(...) and the like as the "
@@ -380,8 +380,8 @@ _NAMES_FOR_DIRS = ["../../escaped", "/tmp/reliability-escaped", "a/../../escaped
 
 def path_traversal(size: int, seed: int, workdir: Path) -> Row:
     """Scenario: spec names, dataset roots, log_dir and a crafted manifest trying to write outside the run dir."""
+    from cnnspec.engine.rundir import resolve_run_dir
     from cnnspec.exceptions import CnnspecError, SpecError
-    from cnnspec.rundir import resolve_run_dir
     from cnnspec.spec import load_spec
 
     row = Row("path-traversal", "spec names used as run-directory names (../, absolute, ~, 300 characters...), "
@@ -485,7 +485,7 @@ def _manifest_case(sandbox: Path) -> str | None:
 def _log_dir_case(sandbox: Path, log_dir: str) -> Callable[[], str | None]:
     def case() -> str | None:
         from cnnspec.exceptions import SpecError
-        from cnnspec.plugin_manager import get_plugins
+        from cnnspec.plugins.manager import get_plugins
         from cnnspec.spec import load_spec
 
         args = {"log_dir": log_dir, "graph": False, "images": 0}

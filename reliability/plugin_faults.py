@@ -169,7 +169,7 @@ def _cli(folders: list[Path], *argv: str) -> tuple[int, str, str]:
     import importlib
 
     from cnnspec.cli import main
-    from cnnspec.plugin_manager import AUTOLOAD_ENV, reset_plugins
+    from cnnspec.plugins.manager import AUTOLOAD_ENV, reset_plugins
 
     saved_path, saved_env = list(sys.path), os.environ.pop(AUTOLOAD_ENV, None)
     sys.path[:0] = [str(f) for f in folders]

@@ -33,7 +33,7 @@ EXAMPLE_PLUGIN = "cnnspec_example.plugin"
 
 def example_plugins() -> Any:
     """A plugin set with the built-ins and the example plugin (from its source tree)."""
-    from cnnspec.plugin_manager import PluginSet
+    from cnnspec.plugins.manager import PluginSet
 
     if str(EXAMPLE_SRC) not in sys.path:
         sys.path.insert(0, str(EXAMPLE_SRC))
@@ -130,7 +130,7 @@ def differential(size: int, seed: int, workdir: Path) -> Row:
 
     from cnnspec.build import build_from_trace
     from cnnspec.exceptions import SpecError
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
     from cnnspec.spec import load_spec
 
     row = Row("shapes-differential", "random layer stacks (every built-in family, residual/concat/repeat/"

@@ -464,7 +464,7 @@ def protocol_problems(events: list[tuple[str, str]], directory: Path) -> list[st
 def atomic_protocol(size: int, seed: int, workdir: Path) -> Row:
     """Scenario: the file system calls of random saves, prunes and run-directory writes follow the protocol."""
     from cnnspec.checkpoint import remove_checkpoints, save_checkpoint
-    from cnnspec.rundir import RunDir
+    from cnnspec.engine.rundir import RunDir
 
     row = Row("atomic-protocol", "file system calls of random checkpoint saves (with aliases), prunes and "
               "run-directory JSON writes, recorded: new bytes go to a temporary name, are fsynced, replace the "

@@ -87,8 +87,8 @@ def test_summary_with_torchinfo_agrees() -> None:
 
 def test_schema_validates_examples_and_rejects_typos() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from cnnspec.loading import load_document
-    from cnnspec.schema import spec_schema
+    from cnnspec.load.reader import load_document
+    from cnnspec.spec.schema import spec_schema
 
     schema = spec_schema()
     validator = jsonschema.Draft202012Validator(schema)

@@ -13,19 +13,19 @@ import re
 import pytest
 
 from cnnspec import load_spec
-from cnnspec.docgen import DEFAULT_OUTPUT, console_blocks, render_reference, run_cli
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from tests.conftest import ROOT
+from tools.docgen import DEFAULT_OUTPUT, console_blocks, render_reference, run_cli
 
 
 def test_spec_reference_is_up_to_date():
     committed = (ROOT / DEFAULT_OUTPUT).read_text(encoding="utf-8")
     if committed != render_reference():
-        pytest.fail("docs/spec-reference.md is out of date; regenerate it with: python -m cnnspec.docgen")
+        pytest.fail("docs/spec-reference.md is out of date; regenerate it with: python -m tools.docgen")
 
 
 def test_reference_lists_every_builtin_layer_and_argument():
-    from cnnspec.plugin_manager import PluginSet
+    from cnnspec.plugins.manager import PluginSet
 
     text = (ROOT / DEFAULT_OUTPUT).read_text(encoding="utf-8")
     for entry in PluginSet(autoload=False).layers():
@@ -58,7 +58,7 @@ def test_shown_outputs_are_what_the_commands_print(page, monkeypatch):
     assert blocks, "each walkthrough shows at least one checked command"
     for block in blocks:
         assert block.output == run_cli(block.argv[1:]), (
-            f"{page.name}: the output of `{block.command}` changed; refresh with: python -m cnnspec.docgen")
+            f"{page.name}: the output of `{block.command}` changed; refresh with: python -m tools.docgen")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)

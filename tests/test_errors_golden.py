@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.exceptions import SpecError
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 from tests.conftest import ROOT
 

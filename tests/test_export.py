@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from cnnspec import build_model, load_spec
+from cnnspec.build.export import ExportError, export_model
 from cnnspec.checkpoint import save_checkpoint
 from cnnspec.cli import main
-from cnnspec.export import ExportError, export_model
 from tests.conftest import SPECS
 
 LENET = SPECS / "seed000_lenet_cifar10.yaml"
@@ -74,7 +74,7 @@ def test_checkpoint_files_and_run_directories(trained, tmp_path):
     spec = load_spec(LENET)
     run = tmp_path / "run"
     save_checkpoint(run / "checkpoints", "epoch3.pt", {"model": model.state_dict()}, meta={"epoch": 3}, spec=spec)
-    from cnnspec.export import load_weights
+    from cnnspec.build.export import load_weights
 
     for source in (run / "checkpoints" / "epoch3.pt", run):
         fresh = build_model(spec)
@@ -106,7 +106,7 @@ def test_missing_checkpoint_and_symbolic_input_are_user_errors(tmp_path, write_s
 
 def test_a_disagreeing_export_exits_1(monkeypatch, tmp_path, capsys):
     """The check is real: an exported program that computes something else fails it."""
-    import cnnspec.export as export
+    import cnnspec.build.export as export
 
     monkeypatch.setattr(export, "_export_pt2", lambda model, example, path: path.write_bytes(b"x"))
     monkeypatch.setattr(export, "_run_pt2", lambda path: (lambda x: np.zeros((x.shape[0], 10), np.float32),

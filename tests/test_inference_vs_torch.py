@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from cnnspec.build import build_from_trace
 from cnnspec.exceptions import SpecError
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 from tests.strategies import Reference, stacks
 

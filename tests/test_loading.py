@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cnnspec.exceptions import Location, SpecError
-from cnnspec.loading import MAX_DEPTH, load_document, parse_text
+from cnnspec.load.reader import MAX_DEPTH, load_document, parse_text
 
 
 def test_yaml_12_scalars() -> None:
@@ -90,7 +90,7 @@ def test_deep_nesting_never_crashes_the_interpreter(text: str, tmp_path) -> None
     """The C parser segfaults on ~50,000 levels; run in a subprocess to prove we don't reach it."""
     path = tmp_path / "deep.yaml"
     path.write_text(text)
-    code = ("import sys\nfrom cnnspec.loading import load_document\nfrom cnnspec.exceptions import SpecError\n"
+    code = ("import sys\nfrom cnnspec.load.reader import load_document\nfrom cnnspec.exceptions import SpecError\n"
             f"try:\n    load_document({str(path)!r})\nexcept SpecError as e:\n    print('refused', e.message)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]

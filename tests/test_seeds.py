@@ -159,7 +159,7 @@ OFFLINE = {"transfer-resnet18.yaml": ["model[0].backbone.weights=null"]}
 @pytest.mark.parametrize("spec_file", sorted(p.name for p in SPECS.glob("*.yaml")))
 def test_every_example_spec_agrees_with_torch_and_torchinfo(spec_file: str) -> None:
     """Per leaf: static output shape, params and MACs equal torchinfo's forward."""
-    from cnnspec.torchinfo_compare import compare
+    from cnnspec.build.compare import compare
 
     trace = infer_shapes(load_spec(SPECS / spec_file, overrides=OFFLINE.get(spec_file, [])))
     report = compare(trace)

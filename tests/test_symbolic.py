@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cnnspec.build import build_model
 from cnnspec.exceptions import ShapeError
-from cnnspec.inference import check_size, infer_shapes
+from cnnspec.shapes.walker import check_size, infer_shapes
 from cnnspec.spec import load_spec
 from cnnspec.symbolic import ceildiv, evaluate, floordiv, free_symbols, product, symbol
 from tests.strategies import entry

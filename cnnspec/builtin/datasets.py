@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = [
     "CIFAR10_CLASSES",

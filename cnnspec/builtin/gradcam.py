@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from cnnspec.component import Component
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["GradCamParams", "cnnspec_callbacks"]
 

@@ -22,8 +22,8 @@ from cnnspec.component import Component
 from cnnspec.hookspec import hookimpl
 
 if TYPE_CHECKING:
-    from cnnspec.inference import LayerInfo, ShapeTrace
-    from cnnspec.registry import Entry
+    from cnnspec.plugins.registry import Entry
+    from cnnspec.shapes.walker import LayerInfo, ShapeTrace
     from cnnspec.spec import Spec
 
 __all__ = ["LOSSES", "check_loss_output", "check_spec_loss", "cnnspec_losses", "output_layer"]
@@ -107,7 +107,7 @@ def check_spec_loss(spec: Spec, trace: ShapeTrace) -> None:
 
     For ``cnnspec validate``: the same located error training would raise.
     """
-    from cnnspec.spec_components import resolve_ref
+    from cnnspec.spec.components import resolve_ref
 
     ref = spec.train.loss if spec.train else "crossentropyloss"
     entry, _, _ = resolve_ref("loss", ref, ("train", "loss"), spec.document, spec.plugins)

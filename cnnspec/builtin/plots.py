@@ -12,7 +12,7 @@ from pydantic import Field
 
 from cnnspec.component import Component
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["PlotsParams", "cnnspec_callbacks"]
 

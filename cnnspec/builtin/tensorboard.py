@@ -13,7 +13,7 @@ from pydantic import Field
 from cnnspec.argtypes import RelativePath
 from cnnspec.component import Component
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["TensorBoardParams", "cnnspec_callbacks"]
 

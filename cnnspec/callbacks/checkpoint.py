@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnspec.callbacks.base import Callback
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["STANDARD_METRICS", "CheckpointCallback", "CheckpointParams", "available_metrics", "check_monitor",
            "default_mode", "default_monitor", "improved"]
@@ -96,7 +96,7 @@ def _spec_path(trainer: Any, callback: Callback, names: tuple[str, ...]) -> tupl
 
 def check_monitor(trainer: Any, callback: Callback, monitor: str, names: tuple[str, ...]) -> None:
     """A located :class:`~cnnspec.exceptions.SpecError` if no metric is called ``monitor``."""
-    from cnnspec.registry import suggest
+    from cnnspec.plugins.registry import suggest
 
     available = available_metrics(trainer)
     if monitor in available:

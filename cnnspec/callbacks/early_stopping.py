@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cnnspec.callbacks.base import Callback
 from cnnspec.callbacks.checkpoint import check_monitor, default_mode, default_monitor, improved
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["EarlyStopping", "EarlyStoppingParams"]
 

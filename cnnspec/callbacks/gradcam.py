@@ -101,9 +101,9 @@ class GradCamCallback(Callback):
         return self._batch
 
     def _draw(self, trainer: Any, epoch: int) -> None:
-        from cnnspec import viz
         from cnnspec.callbacks.tensorboard import find_tensorboard
         from cnnspec.explain import grad_cam, preserve_rng
+        from cnnspec.explain import pictures as viz
         from cnnspec.layer import fmt_shape
 
         batch = self._samples(trainer)

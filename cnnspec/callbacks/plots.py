@@ -76,8 +76,8 @@ class PlotsCallback(Callback):
 
     def _publish(self, trainer: Any, name: str, fig: Any, step: int | None) -> None:
         """Write ``plots/<name>.png``; also to TensorBoard at ``step`` unless it is ``None``."""
-        from cnnspec import viz
         from cnnspec.callbacks.tensorboard import find_tensorboard
+        from cnnspec.explain import pictures as viz
 
         pixels = viz.render(fig)  # drawn once, for the file and for TensorBoard
         self.files[name] = viz.save_png(pixels, self._out(trainer) / f"{name}.png")
@@ -110,7 +110,7 @@ class PlotsCallback(Callback):
 
     # -- pictures -------------------------------------------------------------
     def _curves(self, trainer: Any, step: int | None) -> None:
-        from cnnspec import viz
+        from cnnspec.explain import pictures as viz
 
         if not trainer.history or (self._curves_drawn == len(trainer.history) and step is None):
             return
@@ -120,7 +120,7 @@ class PlotsCallback(Callback):
         self._last_draw = time.monotonic()
 
     def _confusion_matrix(self, trainer: Any, step: int) -> None:
-        from cnnspec import viz
+        from cnnspec.explain import pictures as viz
 
         matrix, split = self._confusion, "test"
         if matrix is None and trainer.data is not None and trainer.data.has("val"):
@@ -136,8 +136,8 @@ class PlotsCallback(Callback):
         self._publish(trainer, "confusion", viz.confusion_matrix(matrix, classes, title=title), step)
 
     def _feature_maps(self, trainer: Any, step: int) -> None:
-        from cnnspec import viz
         from cnnspec.explain import capture_activation, preserve_rng
+        from cnnspec.explain import pictures as viz
         from cnnspec.layer import fmt_shape
 
         assert self.feature_layer is not None

@@ -136,10 +136,10 @@ class TensorBoardCallback(Callback):
         return self._write("add_image", tag, image, step, dataformats="HWC")
 
     def log_figure(self, tag: str, fig: Figure, step: int) -> bool:
-        """Log a matplotlib figure as rendered by :func:`cnnspec.viz.render`."""
+        """Log a matplotlib figure as rendered by :func:`cnnspec.explain.pictures.render`."""
         if self.writer is None:
             return False
-        from cnnspec import viz
+        from cnnspec.explain import pictures as viz
 
         return self.log_image(tag, viz.render(fig), step)
 

@@ -23,13 +23,13 @@ from cnnspec.data.protocol import DatasetError, DatasetSplits
 from cnnspec.data.splits import batch_seed, fraction_split, range_split
 from cnnspec.data.static import input_mismatch
 from cnnspec.exceptions import PluginError
-from cnnspec.loading import Document, PathKey, format_path
-from cnnspec.spec_components import resolve_ref
+from cnnspec.load.reader import Document, PathKey, format_path
+from cnnspec.spec.components import resolve_ref
 
 if TYPE_CHECKING:
-    from cnnspec.plugin_manager import PluginSet
+    from cnnspec.plugins.manager import PluginSet
     from cnnspec.spec import Spec
-    from cnnspec.spec_run import DataSpec
+    from cnnspec.spec.sections import DataSpec
 
 __all__ = ["build_data", "build_steps"]
 

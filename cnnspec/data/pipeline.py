@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from cnnspec.exceptions import CnnspecError
-from cnnspec.loading import PathKey
+from cnnspec.load.reader import PathKey
 
 __all__ = ["Pipeline", "PipelineShapeError", "Step"]
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from cnnspec.component import split_ref
 from cnnspec.exceptions import SpecError
-from cnnspec.registry import RegistryError
+from cnnspec.plugins.registry import RegistryError
 
 if TYPE_CHECKING:
-    from cnnspec.plugin_manager import PluginSet
+    from cnnspec.plugins.manager import PluginSet
     from cnnspec.spec import Spec
 
 __all__ = ["input_mismatch", "static_input_problem", "static_sample_shape"]

@@ -2,7 +2,7 @@
 
 ``train`` resolves the device and the run directory, joins a torchrun process
 group when there is one, installs SIGINT/SIGTERM handlers
-(:func:`cnnspec.signals.stop_on_signals`: finish the current step, let
+(:func:`cnnspec.engine.signals.stop_on_signals`: finish the current step, let
 callbacks save a resumable state, stop), builds the
 :class:`~cnnspec.engine.trainer.Trainer` and fits it.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnspec.distributed import DistContext, env_world_size, init_distributed, shutdown_distributed
 from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.distributed import DistContext, env_world_size, init_distributed, shutdown_distributed
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
+from cnnspec.engine.rundir import RUNS_ROOT, resolve_run_dir
 from cnnspec.engine.trainer import Trainer
 from cnnspec.exceptions import CnnspecError
-from cnnspec.rundir import RUNS_ROOT, resolve_run_dir
 
 __all__ = ["DRY_RUN_BATCHES", "TrainResult", "evaluate", "load_weights", "train"]
 
@@ -96,7 +96,7 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
         if resume_state is not None:
             trainer.load_state_dict(resume_state)
         if handle_signals:
-            from cnnspec.signals import stop_on_signals
+            from cnnspec.engine.signals import stop_on_signals
 
             with stop_on_signals(trainer):
                 metrics = trainer.fit()
@@ -147,7 +147,7 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
     """Metrics of the spec's model with the checkpoint's weights on ``split``."""
     from cnnspec.build import build_from_trace
     from cnnspec.engine.components import build_loss
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
 
     spec = _as_spec(spec, overrides)
     dev = select_device(device or (spec.train.device if spec.train else "auto"))

@@ -14,9 +14,9 @@ from typing import Any
 
 from cnnspec.component import Component, check_signature
 from cnnspec.exceptions import SpecError
-from cnnspec.loading import PathKey, format_path
-from cnnspec.registry import Entry
-from cnnspec.spec_components import resolve_ref
+from cnnspec.load.reader import PathKey, format_path
+from cnnspec.plugins.registry import Entry
+from cnnspec.spec.components import resolve_ref
 
 __all__ = [
     "LossFn",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from cnnspec.distributed import DistContext
 from cnnspec.engine.device import Precision
+from cnnspec.engine.distributed import DistContext
+from cnnspec.engine.metrics import ClassificationMeter
 from cnnspec.exceptions import SpecError
-from cnnspec.metrics import ClassificationMeter
 
 __all__ = ["check_data_fits", "evaluate_model"]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from cnnspec.callbacks.base import Callback
-from cnnspec.distributed import DistContext
 from cnnspec.engine.components import (
     SchedulerInfo,
     build_callbacks,
@@ -26,11 +25,12 @@ from cnnspec.engine.components import (
     build_scheduler,
 )
 from cnnspec.engine.device import Precision, select_device
+from cnnspec.engine.distributed import DistContext
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
+from cnnspec.engine.metrics import ClassificationMeter
 from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
+from cnnspec.engine.rundir import RunDir, environment
 from cnnspec.exceptions import CnnspecError, SpecError
-from cnnspec.metrics import ClassificationMeter
-from cnnspec.rundir import RunDir, environment
 
 __all__ = ["STATE_FORMAT", "CallbackError", "Trainer"]
 
@@ -89,7 +89,7 @@ class Trainer:
 
     ``spec``, ``trace``
         The loaded :class:`~cnnspec.spec.Spec` and its static
-        :class:`~cnnspec.inference.ShapeTrace`.
+        :class:`~cnnspec.shapes.walker.ShapeTrace`.
     ``model``
         The plain ``nn.Sequential`` (never the DistributedDataParallel wrapper);
         module names equal the trace's qualnames.
@@ -154,7 +154,7 @@ class Trainer:
 
         from cnnspec.build import build_from_trace
         from cnnspec.builtin.losses import check_spec_loss
-        from cnnspec.inference import infer_shapes
+        from cnnspec.shapes.walker import infer_shapes
 
         train = spec.train
         self.spec = spec
@@ -543,7 +543,7 @@ class Trainer:
         Python, numpy); ``callbacks`` (each callback's state under its
         ``state_key``); ``spec_fingerprint``.
         """
-        from cnnspec.rundir import jsonable
+        from cnnspec.engine.rundir import jsonable
 
         epoch, batch = self._position
         return {

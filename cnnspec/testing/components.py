@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnspec.plugin_manager import KINDS, PluginSet
+from cnnspec.plugins.manager import KINDS, PluginSet
 from cnnspec.testing.layers import check_layer
 
 __all__ = ["ComponentCheckError", "ComponentReport", "check_components"]
@@ -134,7 +134,7 @@ def _plugin_set(plugin: str) -> PluginSet:
 def _check_static(plugin: str, report: ComponentReport) -> None:
     code = (
         "import sys\n"
-        "from cnnspec.plugin_manager import PluginSet\n"
+        "from cnnspec.plugins.manager import PluginSet\n"
         f"ps = PluginSet(autoload=False, enabled=[{plugin!r}])\n"
         "ps.all_registries()\n"
         "print('torch' in sys.modules)\n"

@@ -178,7 +178,7 @@ def check_layer(
 def _layer_type(layer_type: LayerType | str) -> LayerType:
     if isinstance(layer_type, LayerType):
         return layer_type
-    from cnnspec.plugin_manager import get_plugins
+    from cnnspec.plugins.manager import get_plugins
 
     return get_plugins().layers().get(layer_type)
 

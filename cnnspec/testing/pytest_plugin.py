@@ -1,6 +1,6 @@
 """pytest fixtures for plugin authors: ``pytest_plugins = ["cnnspec.testing.pytest_plugin"]``.
 
-* ``cnnspec_plugins`` — a fresh :class:`~cnnspec.plugin_manager.PluginSet`,
+* ``cnnspec_plugins`` — a fresh :class:`~cnnspec.plugins.manager.PluginSet`,
   loaded as the ``cnnspec`` command would load it (entry points included),
   so a test sees the installed distribution, not a hand-registered module;
 * ``cnnspec_cli`` — runs ``cnnspec ARGS...`` in-process and returns its exit
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from cnnspec.plugin_manager import PluginSet, reset_plugins
+from cnnspec.plugins.manager import PluginSet, reset_plugins
 
 __all__ = ["CliResult", "cnnspec_cli", "cnnspec_plugins"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.composition import compose_document
 from cnnspec.exceptions import ShapeError, SpecError
-from cnnspec.inference import infer_shapes
-from cnnspec.loading import load_document
+from cnnspec.load.compose import compose_document
+from cnnspec.load.reader import load_document
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 
 BASE = """\

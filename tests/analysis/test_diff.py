@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from cnnspec.analysis.diff import MISSING, FieldChange, diff_specs, format_diff
 from cnnspec.cli import main
-from cnnspec.diff import MISSING, FieldChange, diff_specs, format_diff
 from cnnspec.spec import load_spec
 
 A = """\

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from cnnspec.analysis.fixits import REMOVE, Fix, apply_fix, format_fixes, suggest_fixes
 from cnnspec.cli import main
 from cnnspec.exceptions import ShapeError
-from cnnspec.fixits import REMOVE, Fix, apply_fix, format_fixes, suggest_fixes
-from cnnspec.inference import infer_shapes
-from cnnspec.loading import format_path
+from cnnspec.load.reader import format_path
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 
 BROKEN = Path(__file__).parent / "fixtures" / "broken"

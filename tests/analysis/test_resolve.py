@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.blame import render_yaml, scalar
 from cnnspec.cli import main
+from cnnspec.load.blame import render_yaml, scalar
 from cnnspec.spec import SpecDocument, load_spec
 
 DATA = Path(__file__).parent / "fixtures" / "compose"
@@ -110,7 +110,7 @@ def test_resolve_composition_error_exits_2(tmp_path, capsys):
     1, -3, 0.1, 1e-5, 1e300, float("inf"), True, None, [], {}, [1, "2"], {"a b": [1, {"c": None}]},
 ])
 def test_yaml_rendering_round_trips_through_the_spec_loader(value):
-    from cnnspec.loading import parse_text
+    from cnnspec.load.reader import parse_text
 
     data = {"k": value, "l": [value, {"m": value}]}
     assert parse_text(render_yaml(data)).data == data

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from cnnspec.analysis.sizes import Period, SizeProbe, compress, find_period, parse_range, scan
 from cnnspec.cli import main
 from cnnspec.exceptions import SpecError
-from cnnspec.sizes import Period, SizeProbe, compress, find_period, parse_range, scan
 from cnnspec.spec import load_spec
 
 torch = pytest.importorskip("torch")
@@ -116,7 +116,7 @@ model:
                          ids=["residual-broadcast", "concat-ceil-mode", "fixed-size-linear"])
 def test_valid_set_equals_torch_brute_force(text, channels):
     from cnnspec.build import build_from_trace
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
 
     spec = load_spec(text)
     probe = SizeProbe.create(spec)

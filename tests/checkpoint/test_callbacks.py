@@ -15,7 +15,7 @@ from cnnspec.callbacks.early_stopping import EarlyStopping
 from cnnspec.checkpoint import load_checkpoint, read_manifest
 from cnnspec.engine import Trainer, train
 from cnnspec.exceptions import SpecError
-from cnnspec.plugin_manager import get_plugins
+from cnnspec.plugins.manager import get_plugins
 from cnnspec.spec import load_spec
 
 from .helpers import SPEC
@@ -204,7 +204,7 @@ def test_early_stopping_in_a_run(tmp_path: Path) -> None:
 
 
 def test_resuming_a_run_that_early_stopping_ended_trains_no_further(tmp_path: Path) -> None:
-    from cnnspec.resume import resume
+    from cnnspec.engine.resume import resume
 
     from .helpers import same_weights, weights
 

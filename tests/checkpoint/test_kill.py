@@ -24,7 +24,7 @@ import torch
 from cnnspec.callbacks.base import Callback
 from cnnspec.checkpoint import latest_valid, load_checkpoint, read_manifest
 from cnnspec.engine import train
-from cnnspec.resume import resume
+from cnnspec.engine.resume import resume
 
 from .helpers import SPEC, same_weights, weights
 from .killing import cli, kill_and_resume, wait_for

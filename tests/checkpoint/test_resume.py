@@ -10,8 +10,8 @@ import torch
 
 from cnnspec.checkpoint import read_manifest
 from cnnspec.engine import train
+from cnnspec.engine.resume import find_resume_point, resume
 from cnnspec.exceptions import CnnspecError, SpecError
-from cnnspec.resume import find_resume_point, resume
 from cnnspec.spec import load_spec
 
 from .helpers import SPEC, StopAt, comparable, same_weights, weights

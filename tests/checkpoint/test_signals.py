@@ -1,4 +1,4 @@
-"""cnnspec.signals: the first signal asks for a clean stop, the second ends the process."""
+"""cnnspec.engine.signals: the first signal asks for a clean stop, the second ends the process."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.signals import exit_code, signal_from_reason, stop_on_signals
+from cnnspec.engine.signals import exit_code, signal_from_reason, stop_on_signals
 
 
 class _Trainer:
@@ -42,7 +42,7 @@ def test_first_signal_requests_a_stop_and_says_so(tmp_path: Path, signum: int) -
 
 SECOND = """
 import os, signal, sys
-from cnnspec.signals import stop_on_signals
+from cnnspec.engine.signals import stop_on_signals
 
 class T:
     def request_stop(self, reason):

@@ -18,7 +18,7 @@ from cnnspec.data import batched as B
 from cnnspec.data import build_data
 from cnnspec.data.static import static_input_problem, static_sample_shape
 from cnnspec.exceptions import SpecError
-from cnnspec.plugin_manager import get_plugins
+from cnnspec.plugins.manager import get_plugins
 from tests.data.formats import make_cifar, make_mnist, trust_cifar
 
 #: the least each transform needs, to build it in tests

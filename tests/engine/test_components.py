@@ -15,7 +15,7 @@ from cnnspec.builtin.losses import LOSSES
 from cnnspec.builtin.optim import OPTIMIZERS, SCHEDULERS
 from cnnspec.engine import train
 from cnnspec.exceptions import SpecError
-from cnnspec.plugin_manager import get_plugins
+from cnnspec.plugins.manager import get_plugins
 from tests.engine.standin import random_bundle
 
 NOT_IN_SPECS = {"LambdaLR", "MultiplicativeLR", "LRScheduler", "_LRScheduler"}  # need Python callables / bases
@@ -42,7 +42,7 @@ def test_losses_are_torch_nn_classes():
 
 
 def test_listing_components_does_not_import_torch():
-    code = ("import sys; from cnnspec.plugin_manager import get_plugins; p = get_plugins();"
+    code = ("import sys; from cnnspec.plugins.manager import get_plugins; p = get_plugins();"
             "[p.registry(k).names() for k in ('optimizer', 'scheduler', 'loss', 'callback')];"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

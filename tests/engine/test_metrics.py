@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 
 from cnnspec.callbacks import Callback
 from cnnspec.engine import train
-from cnnspec.metrics import ClassificationMeter, per_class_accuracy
+from cnnspec.engine.metrics import ClassificationMeter, per_class_accuracy
 from tests.engine.standin import random_bundle
 
 

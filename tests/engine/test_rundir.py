@@ -12,8 +12,8 @@ import yaml
 
 from cnnspec import load_spec
 from cnnspec.engine import train
+from cnnspec.engine.rundir import atomic_write_text, jsonable, new_run_dir, resolve_run_dir
 from cnnspec.exceptions import CnnspecError, SpecError
-from cnnspec.rundir import atomic_write_text, jsonable, new_run_dir, resolve_run_dir
 from tests.engine.standin import random_bundle
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from cnnspec import SpecError, build_model, load_spec
 from cnnspec.builtin.backbones.catalog import ARCHITECTURES, layers_for
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from tests.conftest import ROOT, SPECS
 from tests.parity.helpers import copy_in_order, fill_random, materialize, param_count
 

@@ -18,7 +18,7 @@ import torchinfo
 import torchvision
 
 from cnnspec import build_model, load_spec
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from tests.conftest import SPECS
 from tests.parity.helpers import copy_in_order, fill_random, materialize, max_abs_diff, param_count
 

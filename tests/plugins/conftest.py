@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from cnnspec.plugin_manager import AUTOLOAD_ENV, PluginSet, reset_plugins
+from cnnspec.plugins.manager import AUTOLOAD_ENV, PluginSet, reset_plugins
 from tests.plugins.distributions import install_all
 
 CLI = [sys.executable, "-m", "cnnspec"]

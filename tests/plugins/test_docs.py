@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.commands.plugins import hooks_markdown
+from cnnspec.cli.commands.plugins import hooks_markdown
 from tests.plugins.conftest import shared_once
 from tests.plugins.distributions import ROOT, pip_install
 
@@ -154,7 +154,7 @@ def test_hook_reference_is_generated_from_hookspec():
 
 def test_every_hook_is_documented_in_hookspec():
     from cnnspec import hookspec
-    from cnnspec.plugin_manager import KINDS, hook_names
+    from cnnspec.plugins.manager import KINDS, hook_names
 
     assert set(KINDS.values()) <= set(hook_names())
     for name in hook_names():

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from cnnspec.plugin_manager import PluginSet
+from cnnspec.plugins.manager import PluginSet
 
 PLAIN = """\
 input: [3, 8, 8]

@@ -90,7 +90,7 @@ def test_built_model_matches_the_static_trace(plugins_from):
     import torch
 
     from cnnspec.build import build_from_trace
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
 
     trace = infer_shapes(load_spec(SPEC, plugins=plugins_from("example")))
     model = build_from_trace(trace)

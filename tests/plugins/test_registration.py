@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from cnnspec.plugin_manager import BUILTIN_PLUGINS, PluginSet, hook_names
-from cnnspec.registry import BrokenPlugin, Provider, Registry, RegistryError
+from cnnspec.plugins.manager import BUILTIN_PLUGINS, PluginSet, hook_names
+from cnnspec.plugins.registry import BrokenPlugin, Provider, Registry, RegistryError
 
 _counter = itertools.count()
 
@@ -166,7 +166,7 @@ def test_the_same_module_under_two_names_is_reported(tmp_path, monkeypatch):
     (tmp_path / "cnnspec_t_twice.py").write_text("")
     plugins = PluginSet(autoload=False, enabled=["cnnspec_t_twice"])
     assert plugins.info["cnnspec_t_twice"].status == "loaded"
-    from cnnspec.plugin_manager import _Candidate
+    from cnnspec.plugins.manager import _Candidate
 
     plugins._import(_Candidate("again", "cnnspec_t_twice", False, "again", lambda: __import__("cnnspec_t_twice")))
     assert plugins.info["again"].error == "cnnspec_t_twice is already registered as plugin 'cnnspec_t_twice'"
@@ -176,7 +176,7 @@ def test_builtins_register_through_the_same_hooks_and_import_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom cnnspec.plugin_manager import PluginSet\n"
+    code = ("import sys\nfrom cnnspec.plugins.manager import PluginSet\n"
             "ps = PluginSet(autoload=False)\nps.all_registries()\n"
             "print(sorted(n for n, i in ps.info.items() if i.builtin and i.status == 'loaded'))\n"
             "print('torch' in sys.modules)\n")

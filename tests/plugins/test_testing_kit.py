@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from cnnspec.layer import LayerShape, LayerType
-from cnnspec.plugin_manager import PluginSet
-from cnnspec.shapes import conv_size
+from cnnspec.plugins.manager import PluginSet
+from cnnspec.shapes.arithmetic import conv_size
 from cnnspec.testing import CannotDraw, LayerCheckError, ParamDrawer, check_components, check_layer
 
 BUILTINS = PluginSet(autoload=False)

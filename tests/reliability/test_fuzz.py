@@ -76,7 +76,7 @@ def test_former_findings_stay_fixed(tmp_path: Path, name: str) -> None:
 def test_fix_it_search_fits_the_per_input_budget() -> None:
     """Finding the error takes well under a second; the fix-it search must leave room in the 2 s per input
     (its budget is wall time: on a loaded machine that is less CPU)."""
-    from cnnspec import fixits
+    from cnnspec.analysis import fixits
 
     assert fixits.SEARCH_SECONDS <= fuzz.CPU_LIMIT / 2
 

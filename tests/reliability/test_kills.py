@@ -35,7 +35,7 @@ def test_finished_resume_leaves_last_pt_current(tmp_path: Path) -> None:
 
     from cnnspec.checkpoint import load_checkpoint
     from cnnspec.engine import train
-    from cnnspec.resume import resume
+    from cnnspec.engine.resume import resume
     from reliability.training import SPECS, digest
 
     run = tmp_path / "run"
@@ -56,7 +56,7 @@ def test_resume_removes_temp_files_a_kill_left_in_the_run_directory(tmp_path: Pa
     write leaves a temp file beside it; the resume that finishes the run removes it."""
     from cnnspec.atomic import TMP_PREFIX
     from cnnspec.engine import train
-    from cnnspec.resume import resume
+    from cnnspec.engine.resume import resume
     from reliability.training import SPECS, temp_files
 
     run = tmp_path / "run"

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cnnspec.build import build_from_trace
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 
 __all__ = ["BARS_SPEC", "FakeData", "FakeTrainer", "bars_data", "fit", "make_trainer"]

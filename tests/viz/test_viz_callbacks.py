@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from cnnspec import viz
 from cnnspec.callbacks.gradcam import GradCamCallback
 from cnnspec.callbacks.plots import PlotsCallback
 from cnnspec.callbacks.tensorboard import TensorBoardCallback
 from cnnspec.exceptions import SpecError
+from cnnspec.explain import pictures as viz
 from tests.viz.fakes import BARS_SPEC, bars_data, fit, make_trainer
 
 

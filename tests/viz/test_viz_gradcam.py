@@ -17,7 +17,7 @@ from cnnspec.explain import (
     grad_cam,
     resolve_layer,
 )
-from cnnspec.inference import infer_shapes
+from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 from tests.conftest import SPECS
 from tests.viz.fakes import BARS_SPEC, bars_data

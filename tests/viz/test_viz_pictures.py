@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnspec import viz
+from cnnspec.explain import pictures as viz
 
 HISTORY = [
     {"epoch": 1, "train_loss": 1.2, "val_loss": 1.1, "train_acc": 0.40, "val_acc": 0.45},

@@ -11,7 +11,7 @@ import torch
 
 from cnnspec.cli import main
 from cnnspec.exceptions import SpecError
-from cnnspec.plugin_manager import PluginSet, configure
+from cnnspec.plugins.manager import PluginSet, configure
 from cnnspec.spec import load_spec
 
 BASE = """

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema
 from cnnspec.builtin.backbones.catalog import ARCHITECTURES, layers_for
 from cnnspec.exceptions import SpecError
 from cnnspec.layer import LayerParams, LayerShape, LayerType, ShapeContext, fmt_shape
-from cnnspec.registry import suggest
+from cnnspec.plugins.registry import suggest
 
 __all__ = ["BACKBONE", "BackboneParams", "build_backbone", "infer_backbone", "min_size"]
 
@@ -67,7 +67,7 @@ def _inner_spec(model: str, output: str, num_classes: int, plugins: Any) -> Any:
 @lru_cache(maxsize=64)
 def min_size(model: str, plugins: Any) -> int:
     """The smallest H (= W) the trunk accepts, solved symbolically."""
-    from cnnspec.inference import infer_shapes
+    from cnnspec.shapes.walker import infer_shapes
 
     trace = infer_shapes(_inner_spec(model, "features", 1000, plugins))
     return max(trace.min_size.values(), default=1)
@@ -91,8 +91,8 @@ def _without_path(text: str) -> str:
 
 def infer_backbone(p: BackboneParams, shape: Any, ctx: ShapeContext) -> LayerShape:
     from cnnspec.exceptions import ShapeError
-    from cnnspec.inference import infer_shapes
-    from cnnspec.plugin_manager import get_plugins
+    from cnnspec.plugins.manager import get_plugins
+    from cnnspec.shapes.walker import infer_shapes
 
     ctx.require_rank([3], "channels and 2 spatial, an image")
     channels = ctx.concrete(shape[0], "the input channel count")

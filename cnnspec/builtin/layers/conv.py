@@ -8,7 +8,7 @@ from pydantic import Field
 
 from cnnspec.argtypes import Padding, Size
 from cnnspec.layer import LayerParams, LayerShape, LayerType, ShapeContext, torch_module
-from cnnspec.shapes import conv_arithmetic, conv_fit_hint, conv_size, dim_names, ntuple, same_padding
+from cnnspec.shapes.arithmetic import conv_arithmetic, conv_fit_hint, conv_size, dim_names, ntuple, same_padding
 from cnnspec.symbolic import product
 
 __all__ = ["LAYERS"]

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from cnnspec.argtypes import Size
 from cnnspec.layer import LayerParams, LayerShape, LayerType, ShapeContext, torch_module
-from cnnspec.shapes import dim_names, ntuple, pool_arithmetic, pool_size
+from cnnspec.shapes.arithmetic import dim_names, ntuple, pool_arithmetic, pool_size
 
 __all__ = ["LAYERS"]
 

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from cnnspec.callbacks.base import Callback
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["CsvLog", "CsvLogParams"]
 

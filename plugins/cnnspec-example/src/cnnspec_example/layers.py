@@ -1,7 +1,7 @@
 """Layer types: params models, pure-Python shape rules, lazy builders.
 
 No torch here: ``cnnspec validate`` runs these rules without it. The rules
-reuse cnnspec's own shape helpers (:mod:`cnnspec.shapes`), which work on ints
+reuse cnnspec's own shape helpers (:mod:`cnnspec.shapes.arithmetic`), which work on ints
 and on symbolic dims (``input: [3, H, W]``) alike.
 """
 
@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cnnspec.argtypes import Size
 from cnnspec.layer import LayerParams, LayerShape, LayerType, ShapeContext
-from cnnspec.shapes import conv_arithmetic, conv_fit_hint, conv_size, dim_names, ntuple
+from cnnspec.shapes.arithmetic import conv_arithmetic, conv_fit_hint, conv_size, dim_names, ntuple
 from cnnspec.symbolic import product
 
 __all__ = ["CONV_BN_RELU", "SQUEEZE_EXCITE", "ConvBNReLUParams", "SqueezeExciteParams"]

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from cnnspec.spec_run import SpecModel
+from cnnspec.spec.sections import SpecModel
 
 __all__ = ["FocalParams"]
 

@@ -1,0 +1,60 @@
+"""``cnnspec evaluate SPEC --checkpoint PATH``: saved weights on the test split.
+
+Prints loss, accuracy, per-class accuracy and the confusion matrix (rows:
+true class, columns: predicted). The checkpoint is loaded with
+``weights_only=True``: a file that would run code is refused. ``--format
+json`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("evaluate", parents=[common], help="evaluate saved weights on the test split",
+                       description=__doc__)
+    p.add_argument("file", metavar="SPEC")
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="a cnnspec checkpoint, a run directory (its newest valid checkpoint), "
+                        "or a torch.save'd state dict of the spec's model")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--device", default=None, metavar="DEVICE")
+    p.add_argument("--split", default="test", choices=("test", "val"),
+                   help="test (default) or the validation split")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=run)
+
+
+def confusion_table(classes: list[str], confusion: list[list[int]], per_class: list[float | None]) -> str:
+    """The confusion matrix as an aligned text table with per-class accuracy."""
+    names = [str(c) for c in classes]
+    width = max(4, *(len(n) for n in names), *(len(str(v)) for row in confusion for v in row))
+    head = " " * (width + 2) + " ".join(n[:width].rjust(width) for n in names) + "   acc"
+    lines = [head]
+    for name, row, acc in zip(names, confusion, per_class):
+        shown = "-" if acc is None else f"{100 * acc:.1f}%"
+        lines.append(f"{name[:width].rjust(width)}  " + " ".join(str(v).rjust(width) for v in row) + f"  {shown:>6}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.engine import evaluate
+    from cnnspec.engine.rundir import jsonable
+
+    split = args.split
+    metrics = evaluate(args.file, args.checkpoint, overrides=args.overrides, device=args.device, split=split)
+    if args.format == "json":
+        print(json.dumps(jsonable({"checkpoint": args.checkpoint, "split": split, "metrics": metrics}),
+                         allow_nan=False))
+        return 0
+    loss, acc = metrics[f"{split}_loss"], metrics[f"{split}_acc"]
+    print(f"{args.file} with {args.checkpoint}: {split} on {metrics[f'{split}_samples']} samples")
+    print(f"{split}_loss {loss:.4f}  {split}_acc {100 * acc:.2f}%")
+    print("\nconfusion matrix (rows: true class, columns: predicted class):")
+    print(confusion_table(metrics["classes"], metrics[f"{split}_confusion"], metrics[f"{split}_per_class_acc"]))
+    return 0

@@ -1,0 +1,99 @@
+"""``cnnspec validate FILE...``: the static check, a linter for specs.
+
+Imports no torch. Text output is a per-layer table per file; ``--format
+json`` prints one JSON object per file per line. Exit 2 if any spec is
+invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cnnspec.exceptions import SpecError
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("validate", parents=[common], help="check specs statically and print their shapes",
+                       description=__doc__)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the spec (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="text: print only errors and a one-line verdict")
+    p.set_defaults(func=run)
+
+
+def check(file: str, overrides: list[str]) -> dict[str, Any]:
+    """The JSON report for one file (``valid`` false with ``errors`` on failure)."""
+    from cnnspec.shapes.report import trace_json
+    from cnnspec.shapes.walker import infer_shapes
+    from cnnspec.spec import load_spec
+
+    spec = None
+    try:
+        spec = load_spec(file, overrides=overrides)
+        trace = infer_shapes(spec)
+        _check_data(spec)
+        if spec.train is not None:
+            from cnnspec.builtin.losses import check_spec_loss
+
+            check_spec_loss(spec, trace)  # e.g. NLLLoss needs a final LogSoftmax
+    except SpecError as exc:
+        from cnnspec.analysis.fixits import fixes_for
+
+        errors = [e.to_dict() for e in exc.all_errors()]
+        fixes = fixes_for(spec, exc)
+        errors[0]["fixes"] = [f.to_dict() for f in fixes]
+        return {"file": file, "valid": False, "input_shape": None, "output_shape": None, "params": None,
+                "macs": None, "layers": [], "errors": errors, "_exc": exc, "_fixes": fixes}
+    return {"file": file, "valid": True, **trace_json(trace), "errors": [], "_trace": trace}
+
+
+def _check_data(spec: Any) -> None:
+    """The dataset's sample shape against ``input:``, where known without torch."""
+    from cnnspec.data.static import static_input_problem
+
+    problem = static_input_problem(spec)
+    if problem is not None:
+        raise problem
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.shapes.report import table, totals_line
+
+    ok = True
+    for n, file in enumerate(args.files):
+        result = check(file, args.overrides)
+        ok &= result["valid"]
+        exc, trace, fixes = result.pop("_exc", None), result.pop("_trace", None), result.pop("_fixes", [])
+        if args.format == "json":
+            print(json.dumps(result), flush=True)
+            continue
+        if exc is not None:
+            from cnnspec.analysis.fixits import format_error
+
+            print(format_error(exc, fixes), file=sys.stderr, flush=True)
+            continue
+        if args.quiet:
+            print(f"{file}: ok — {totals_line(trace)}")
+        else:
+            if n:
+                print()
+            print(f"{file}: ok — {totals_line(trace)}")
+            print(table(trace))
+    _warn_broken_plugins()
+    return 0 if ok else 2
+
+
+def _warn_broken_plugins() -> None:
+    """One line on stderr per broken plugin: specs that need it fail, others pass."""
+    from cnnspec.plugins.manager import get_plugins
+
+    seen: set[str] = set()
+    for broken in get_plugins().broken:
+        if broken.name not in seen:
+            seen.add(broken.name)
+            print(f"warning: {broken.describe()} (see `cnnspec plugins`)", file=sys.stderr)

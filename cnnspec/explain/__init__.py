@@ -1,0 +1,43 @@
+"""Looking inside a trained model: Grad-CAM heat maps, feature maps and their pictures."""
+
+from cnnspec.explain.run import (
+    CamResult,
+    ExplainResult,
+    attribution_mode,
+    capture_activation,
+    checkpoint_classes,
+    dataset_samples,
+    default_cam_layer,
+    default_feature_layer,
+    eval_pipeline,
+    explain,
+    grad_cam,
+    load_images,
+    load_weights,
+    locate_callback_error,
+    prepare_images,
+    preserve_rng,
+    resolve_layer,
+    to_probabilities,
+)
+
+__all__ = [
+    "CamResult",
+    "ExplainResult",
+    "attribution_mode",
+    "capture_activation",
+    "checkpoint_classes",
+    "dataset_samples",
+    "default_cam_layer",
+    "default_feature_layer",
+    "eval_pipeline",
+    "explain",
+    "grad_cam",
+    "load_images",
+    "load_weights",
+    "locate_callback_error",
+    "prepare_images",
+    "preserve_rng",
+    "resolve_layer",
+    "to_probabilities",
+]
