@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnspec._version import __version__
 from cnnspec.exceptions import CnnspecError, PluginError, ShapeError, SpecError
 from cnnspec.hookspec import hookimpl
 
@@ -28,7 +29,6 @@ __all__ = [
     "train",
 ]
 
-__version__ = "0.1.0"
 
 
 def load_spec(source: Any, *, overrides: Any = ()) -> Spec:

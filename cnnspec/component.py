@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cnnspec.names import suggest
+
 __all__ = ["Component", "check_signature", "resolve_dotted", "split_ref"]
 
 
@@ -77,8 +79,6 @@ def check_signature(factory: Callable[..., Any], args: Mapping[str, Any], *, ski
     if not accepts_any:
         for key in args:
             if key not in names:
-                from cnnspec.plugins.registry import suggest
-
                 close = suggest(key, names)
                 extra = f"; did you mean '{close[0]}'?" if close else f" (accepted: {', '.join(names)})"
                 return f"unknown argument '{key}'{extra}"

@@ -16,7 +16,6 @@ turns them into located, formatted :class:`~cnnspec.exceptions.ShapeError`\\ s.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NoReturn
@@ -24,6 +23,7 @@ from typing import Any, ClassVar, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from cnnspec.exceptions import Location, ShapeError
+from cnnspec.names import IDENTIFIER, RESERVED_NAMES
 from cnnspec.symbolic import Dim, Expr, free_symbols, is_const
 
 __all__ = [
@@ -40,22 +40,6 @@ __all__ = [
 Shape = tuple[Dim, ...]
 RF = tuple[tuple[int, int], ...] | Literal["global"] | None
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-#: Attributes of ``torch.nn.Sequential``: a submodule may not take these names
-#: (``add_module`` refuses them). Checked against torch in the test suite.
-RESERVED_NAMES: frozenset[str] = frozenset(
-    """T_destination add_module append apply bfloat16 buffers call_super_init children
-    compile cpu cuda double dump_patches eval extend extra_repr float forward get_buffer
-    get_extra_state get_parameter get_submodule half insert ipu load_state_dict modules
-    mtia named_buffers named_children named_modules named_parameters parameters pop
-    register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
-    register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-    set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu
-    zero_grad""".split()
-)
 
 
 class LayerParams(BaseModel):
@@ -78,7 +62,7 @@ class LayerParams(BaseModel):
     def _check_name(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if not _NAME_RE.match(value):
+        if not IDENTIFIER.match(value):
             raise ValueError(
                 f"layer name {value!r} must be an identifier (letters, digits, _; "
                 "not starting with a digit), since it becomes a module name"

@@ -3,3 +3,5 @@
 Pure Python like the stages below: ``cnnspec validate`` and the language
 tools use them without torch.
 """
+
+__all__ = []

@@ -96,7 +96,7 @@ def _spec_path(trainer: Any, callback: Callback, names: tuple[str, ...]) -> tupl
 
 def check_monitor(trainer: Any, callback: Callback, monitor: str, names: tuple[str, ...]) -> None:
     """A located :class:`~cnnspec.exceptions.SpecError` if no metric is called ``monitor``."""
-    from cnnspec.plugins.registry import suggest
+    from cnnspec.names import suggest
 
     available = available_metrics(trainer)
     if monitor in available:

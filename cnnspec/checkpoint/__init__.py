@@ -111,7 +111,7 @@ def save_checkpoint(
     """
     import torch
 
-    from cnnspec import __version__
+    from cnnspec._version import __version__
 
     if not name or Path(name).name != name or name in (".", "..", MANIFEST) or not name.endswith(".pt"):
         raise ValueError(f"a checkpoint name is a plain file name ending in .pt, got {name!r}")

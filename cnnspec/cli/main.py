@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from cnnspec import __version__
+from cnnspec._version import __version__
 from cnnspec.exceptions import CnnspecError, SpecError
 
 __all__ = ["COMMANDS", "main"]

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from cnnspec.analysis.consistency import input_mismatch
 from cnnspec.component import check_signature, split_ref
 from cnnspec.data.batched import batched_impl
 from cnnspec.data.bundle import DataBundle, Source, SplitData
 from cnnspec.data.pipeline import Pipeline, PipelineShapeError, Step
 from cnnspec.data.protocol import DatasetError, DatasetSplits
 from cnnspec.data.splits import batch_seed, fraction_split, range_split
-from cnnspec.data.static import input_mismatch
 from cnnspec.exceptions import PluginError
 from cnnspec.load.reader import Document, PathKey, format_path
 from cnnspec.spec.components import resolve_ref

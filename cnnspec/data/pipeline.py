@@ -1,7 +1,7 @@
 """The transform pipeline of one split: built from the spec, run per batch.
 
 Every transform is the real torchvision (or plugin) object. How it runs
-depends on what it is (see :mod:`cnnspec.builtin.transforms` ``meta``):
+depends on what it is (see the built-in transforms ``meta``):
 
 * deterministic and batch-safe (``normalize``, ``resize``...): one call on
   the whole ``[B, C, H, W]`` batch;

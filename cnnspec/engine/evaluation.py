@@ -19,7 +19,7 @@ __all__ = ["check_data_fits", "evaluate_model"]
 
 def check_data_fits(spec: Any, trace: Any, data: Any) -> None:
     """The dataset's samples and classes against the static trace (located errors)."""
-    from cnnspec.builtin.losses import output_layer
+    from cnnspec.analysis.consistency import output_layer
 
     sample = tuple(data.sample_shape)
     if all(isinstance(d, int) for d in spec.input) and tuple(spec.input) != sample:

@@ -132,7 +132,7 @@ def environment(spec: Any, *, device: Any, world_size: int, seed: int,
     """What ``env.json`` records: enough to tell why two runs differ."""
     import torch
 
-    import cnnspec
+    from cnnspec._version import __version__
 
     plugins = [
         {"name": info.name, "module": info.module, "builtin": info.builtin,
@@ -145,7 +145,7 @@ def environment(spec: Any, *, device: Any, world_size: int, seed: int,
     if dev.type == "cuda" and torch.cuda.is_available():
         device_name = torch.cuda.get_device_name(dev)
     return {
-        "cnnspec": cnnspec.__version__,
+        "cnnspec": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,

@@ -152,8 +152,8 @@ class Trainer:
                  argv: list[str] | None = None) -> None:
         import torch
 
+        from cnnspec.analysis.consistency import check_spec_loss
         from cnnspec.build import build_from_trace
-        from cnnspec.builtin.losses import check_spec_loss
         from cnnspec.shapes.walker import infer_shapes
 
         train = spec.train

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.layer import fmt_shape
-from cnnspec.plugins.registry import suggest
+from cnnspec.names import suggest
 
 if TYPE_CHECKING:
     import torch

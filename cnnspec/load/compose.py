@@ -39,7 +39,7 @@ from typing import Any
 
 from cnnspec.exceptions import Location, SpecError
 from cnnspec.load.reader import MAX_BYTES, MAX_NODES, Document, PathKey, format_path, parse_text, read_text
-from cnnspec.plugins.registry import suggest
+from cnnspec.names import suggest
 
 __all__ = [
     "DELETE_PREFIX",

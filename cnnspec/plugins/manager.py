@@ -35,7 +35,8 @@ import pluggy
 
 from cnnspec import hookspec
 from cnnspec.exceptions import PluginError
-from cnnspec.plugins.registry import BrokenPlugin, Provider, Registry, suggest
+from cnnspec.names import CONTAINER_KEYWORDS, suggest
+from cnnspec.plugins.registry import BrokenPlugin, Provider, Registry
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -373,7 +374,7 @@ def _builtin(name: str, module: str) -> _Candidate:
 
 
 def _own_version() -> str | None:
-    from cnnspec import __version__
+    from cnnspec._version import __version__
 
     return __version__
 
@@ -490,9 +491,7 @@ def _check_item(kind: str, item: Any, hook: str) -> str | None:
         return (f"{label}: a name starts with a letter or _ and has only letters, digits, _ . - "
                 "(':' is reserved for plugin:name)")
     if kind == "layer":
-        from cnnspec.spec import CONTAINERS
-
-        if name.lower() in CONTAINERS:
+        if name.lower() in CONTAINER_KEYWORDS:
             return f"{label}: '{name.lower()}' is a container keyword of the spec language; choose another name"
         if not (isinstance(item.params, type) and issubclass(item.params, LayerParams)):
             return f"{label}: params must be a subclass of cnnspec.layer.LayerParams, got {_short(item.params)}"

@@ -11,12 +11,12 @@ failed to load, which one provides (or may provide) it.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from cnnspec.exceptions import CnnspecError
+from cnnspec.names import suggest
 
 __all__ = ["BrokenPlugin", "Entry", "Provider", "Registry", "RegistryError", "suggest"]
 
@@ -92,15 +92,6 @@ class RegistryError(CnnspecError):
         self.message = message
         self.hint = hint
         super().__init__(message if hint is None else f"{message}\n  Hint: {hint}")
-
-
-def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Close matches for a misspelled name, compared case-insensitively."""
-    by_lower: dict[str, str] = {}
-    for cand in candidates:
-        by_lower.setdefault(cand.lower(), cand)
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
-    return [by_lower[c] for c in close]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from cnnspec.argtypes import describe_value
 from cnnspec.exceptions import SpecError
 from cnnspec.load.reader import Document, PathKey, format_path
-from cnnspec.plugins.registry import suggest
+from cnnspec.names import suggest
 
 __all__ = ["model_fields_at", "translate"]
 

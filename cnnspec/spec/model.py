@@ -23,8 +23,9 @@ from pydantic import AfterValidator, Field, ValidationError
 from cnnspec.exceptions import SpecError
 from cnnspec.layer import RESERVED_NAMES, LayerParams, LayerType
 from cnnspec.load.reader import Document, PathKey, format_path, load_document
+from cnnspec.names import CONTAINER_KEYWORDS, suggest
 from cnnspec.plugins.manager import PluginSet, get_plugins
-from cnnspec.plugins.registry import RegistryError, suggest
+from cnnspec.plugins.registry import RegistryError
 from cnnspec.spec.components import validate_components
 from cnnspec.spec.errors import translate
 from cnnspec.spec.sections import DataSpec, SpecModel, TrainSpec
@@ -112,6 +113,7 @@ CONTAINERS: dict[str, tuple[type[SpecModel], str]] = {
     "residual": (ResidualArgs, "residual"),
     "concat": (ConcatArgs, "concat"),
 }
+assert set(CONTAINERS) == CONTAINER_KEYWORDS, "the container keywords are declared in cnnspec.names"
 
 
 @dataclass

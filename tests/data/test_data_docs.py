@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnspec.data.static import static_input_problem, static_sample_shape
+from cnnspec.analysis.consistency import static_input_problem, static_sample_shape
 from cnnspec.spec import load_spec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data.md"

@@ -13,10 +13,10 @@ import torchvision
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from cnnspec.analysis.consistency import static_input_problem, static_sample_shape
 from cnnspec.builtin.transforms import TRANSFORMS
 from cnnspec.data import batched as B
 from cnnspec.data import build_data
-from cnnspec.data.static import static_input_problem, static_sample_shape
 from cnnspec.exceptions import SpecError
 from cnnspec.plugins.manager import get_plugins
 from tests.data.formats import make_cifar, make_mnist, trust_cifar
@@ -290,7 +290,7 @@ def test_static_path_does_not_import_torch(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         from cnnspec.spec import load_spec
-        from cnnspec.data.static import static_input_problem, static_sample_shape
+        from cnnspec.analysis.consistency import static_input_problem, static_sample_shape
         import cnnspec.data
         spec = load_spec({str(spec)!r})
         assert static_sample_shape(spec) == (3, 32, 32), static_sample_shape(spec)

@@ -151,7 +151,7 @@ def test_nllloss_needs_a_final_logsoftmax(write_spec, runs):
 
 def test_the_seed003_classifier_with_logsoftmax_passes_the_check():
     from cnnspec import infer_shapes, load_spec
-    from cnnspec.builtin.losses import check_spec_loss
+    from cnnspec.analysis.consistency import check_spec_loss
     from tests.conftest import SPECS
 
     spec = load_spec(SPECS / "seed003_cifar10cnn.yaml", overrides=["train.loss=nllloss"])

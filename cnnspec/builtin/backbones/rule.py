@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema
 from cnnspec.builtin.backbones.catalog import ARCHITECTURES, layers_for
 from cnnspec.exceptions import SpecError
 from cnnspec.layer import LayerParams, LayerShape, LayerType, ShapeContext, fmt_shape
-from cnnspec.plugins.registry import suggest
+from cnnspec.names import suggest
 
 __all__ = ["BACKBONE", "BackboneParams", "build_backbone", "infer_backbone", "min_size"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnnspec.hookspec import hookimpl
 
+__all__ = ["cnnspec_layers"]
 
 @hookimpl
 def cnnspec_layers():

@@ -1,1 +1,3 @@
 """One module per ``cnnspec`` subcommand; each defines ``register(sub, common)``."""
+
+__all__ = []

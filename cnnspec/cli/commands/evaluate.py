@@ -14,7 +14,6 @@ from typing import Any
 
 __all__ = ["register", "run"]
 
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("evaluate", parents=[common], help="evaluate saved weights on the test split",
                        description=__doc__)

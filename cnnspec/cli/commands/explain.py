@@ -19,6 +19,7 @@ from typing import Any
 
 from cnnspec.exceptions import CnnspecError
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("explain", parents=[common], help="Grad-CAM heat maps of a trained model's predictions",

@@ -16,6 +16,7 @@ import argparse
 import json
 from typing import Any
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export", parents=[common], help="export the model to .pt2 (torch.export) or ONNX, checked",

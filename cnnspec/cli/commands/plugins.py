@@ -18,7 +18,6 @@ from typing import Any
 
 __all__ = ["hooks_markdown", "plugins_json", "plugins_text", "register", "run"]
 
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("plugins", parents=[common], help="list plugins and what they register",
                        description=__doc__)
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plugins_json(plugins: Any) -> dict[str, Any]:
     """Plugins, conflicts and hooks as plain data (``--format json``)."""
-    from cnnspec import __version__
+    from cnnspec._version import __version__
     from cnnspec.plugins.manager import hook_names
 
     infos = plugins.plugins()
@@ -67,7 +66,7 @@ def plugins_json(plugins: Any) -> dict[str, Any]:
 
 def plugins_text(plugins: Any, width: int | None = None) -> str:
     """The human-readable listing."""
-    from cnnspec import __version__
+    from cnnspec._version import __version__
 
     width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
     infos = plugins.plugins()

@@ -14,6 +14,7 @@ from typing import Any
 
 from cnnspec.exceptions import SpecError
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("resolve", parents=[common], help="print the spec after extends/vars/--set (with --blame)",

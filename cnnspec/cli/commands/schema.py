@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of specs", description=__doc__)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cnnspec.exceptions import SpecError
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sizes", parents=[common], help="which input sizes a spec accepts (minimum, set, period)",

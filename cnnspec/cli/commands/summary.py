@@ -9,6 +9,7 @@ from typing import Any
 
 from cnnspec.exceptions import CnnspecError, ShapeError
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("summary", parents=[common], help="per-layer shapes, params, MACs, receptive field",

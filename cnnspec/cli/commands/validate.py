@@ -14,6 +14,7 @@ from typing import Any
 
 from cnnspec.exceptions import SpecError
 
+__all__ = ["register", "run"]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("validate", parents=[common], help="check specs statically and print their shapes",
@@ -28,6 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def check(file: str, overrides: list[str]) -> dict[str, Any]:
     """The JSON report for one file (``valid`` false with ``errors`` on failure)."""
+    from cnnspec.analysis.consistency import check_spec
     from cnnspec.shapes.report import trace_json
     from cnnspec.shapes.walker import infer_shapes
     from cnnspec.spec import load_spec
@@ -36,11 +38,7 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
     try:
         spec = load_spec(file, overrides=overrides)
         trace = infer_shapes(spec)
-        _check_data(spec)
-        if spec.train is not None:
-            from cnnspec.builtin.losses import check_spec_loss
-
-            check_spec_loss(spec, trace)  # e.g. NLLLoss needs a final LogSoftmax
+        check_spec(spec, trace)  # the model against its dataset and loss
     except SpecError as exc:
         from cnnspec.analysis.fixits import fixes_for
 
@@ -50,15 +48,6 @@ def check(file: str, overrides: list[str]) -> dict[str, Any]:
         return {"file": file, "valid": False, "input_shape": None, "output_shape": None, "params": None,
                 "macs": None, "layers": [], "errors": errors, "_exc": exc, "_fixes": fixes}
     return {"file": file, "valid": True, **trace_json(trace), "errors": [], "_trace": trace}
-
-
-def _check_data(spec: Any) -> None:
-    """The dataset's sample shape against ``input:``, where known without torch."""
-    from cnnspec.data.static import static_input_problem
-
-    problem = static_input_problem(spec)
-    if problem is not None:
-        raise problem
 
 
 def run(args: argparse.Namespace) -> int:
