@@ -83,3 +83,12 @@ def test_the_renderer_writes_this_structure(doc: str) -> None:
     assert headings == [line for line in doc.splitlines() if line.startswith("#")]
     for fixed in (TABLE_HEADER, MUTATION_HEADER):
         assert fixed in fresh and fixed in doc
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
+def test_every_mutation_still_finds_the_code_it_removes(mutation) -> None:
+    """A refactor that rewords a protection must update its mutation, or the check goes stale."""
+    sources = [p.read_text() for p in sorted((ROOT / "cnnspec").rglob("*.py"))]
+    for old, _ in mutation.edits:
+        counts = [text.count(old) for text in sources if old in text]
+        assert counts == [1], f"{mutation.id}: {old.strip().splitlines()[0][:60]!r} found {counts or 'nowhere'}"
