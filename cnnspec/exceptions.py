@@ -1,27 +1,68 @@
-"""The exception hierarchy: one type a user mistake can surface as.
+"""Every error cnnspec raises on purpose, in one tree.
 
-A user mistake always leaves cnnspec as a :class:`SpecError` (or a subclass),
-carrying where it happened (``file``, ``line``, ``column``), the dotted spec
-``path`` (``model[3].conv2d.kernel_size``), and optionally a ``hint``. The CLI
-prints :meth:`SpecError.format` and exits 2; it never shows a traceback for one.
+::
 
-Several independent mistakes found in one pass (pydantic reports all fields at
-once) travel together: the first is the error itself and the rest are in
-``others``, so callers that only want one still get the most relevant one.
+    CnnspecError                 anything cnnspec refuses; the CLI exits 2, no traceback
+    ├── SpecError                a mistake in a spec, located (file:line:col, key path)
+    │   └── ShapeError           well-formed, but the tensor shapes do not fit together
+    ├── PluginError              the plugin selection cannot be honoured (-p NAME unknown)
+    ├── RegistryError            an unknown or ambiguous component name (located by the spec stage)
+    ├── DatasetError             a dataset that cannot be used as the spec asks
+    │   └── DatasetNotFound      its files are missing or damaged, or a download failed
+    ├── PipelineShapeError       samples of one batch differ in shape after the transforms
+    └── CheckpointError          a checkpoint that cannot be used
+        ├── CorruptCheckpointError   torn, truncated, bit-flipped, or no checkpoint at all
+        ├── UnsafeCheckpointError    its pickle names objects a weights file never needs
+        └── NonFiniteStateError      a tensor to be saved holds NaN or inf
+
+Every error carries ``message`` and an optional ``hint``; ``str(error)`` is
+what the user would read, drawn by :mod:`cnnspec.render`. A user mistake
+always leaves cnnspec as one of these; anything else is a bug (exit 1).
+
+Several independent mistakes found in one pass (pydantic reports all fields
+at once) travel together in one :class:`SpecError`: the first is the error
+itself and the rest are in ``others``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from cnnspec.render import render_error, render_located, render_message
 
 __all__ = [
+    "CheckpointError",
     "CnnspecError",
+    "CorruptCheckpointError",
+    "DatasetError",
+    "DatasetNotFound",
+    "KeyPath",
     "Location",
+    "NonFiniteStateError",
+    "PipelineShapeError",
     "PluginError",
+    "RegistryError",
     "ShapeError",
     "SpecError",
+    "UnsafeCheckpointError",
+    "format_key_path",
 ]
+
+#: a position in the spec's data: ``("model", 3, "conv2d", "kernel_size")``
+KeyPath = tuple[str | int, ...]
+
+
+def format_key_path(path: Sequence[str | int]) -> str:
+    """``("model", 3, "conv2d")`` → ``model[3].conv2d`` (the display form of a key path)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
 
 
 @dataclass(frozen=True)
@@ -37,16 +78,30 @@ class Location:
 
 
 class CnnspecError(Exception):
-    """Base of every error cnnspec raises on purpose."""
+    """Base of every error cnnspec raises on purpose: a message and how to fix it."""
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(render_message(message, hint))
 
 
 class SpecError(CnnspecError):
     """A mistake in a spec, located in its source.
 
     ``message`` says what is wrong (and, for shapes, the arithmetic); ``hint``
-    says how to fix it. ``location`` may be ``None`` for specs built from a
-    Python dict, in which case ``path`` alone locates the problem.
+    how to fix it. ``key`` is the structured position in the spec's data
+    (``("model", 3, "conv2d", "kernel_size")``) for tools that edit or look
+    things up; ``path`` its display form, which may add a note such as
+    ``(repetition 2 of 3)``. ``location`` may be ``None`` for specs built from
+    a Python dict, in which case ``path`` alone locates the problem.
     """
+
+    #: most problems reported at once; a spec with thousands of mistakes gets a count
+    MAX_REPORTED: int = 20
+    #: the loaded spec the error was found in, when there is one (the shape stage sets it:
+    #: fix-its are searched from it, whichever command reports the error)
+    spec: Any = None
 
     def __init__(
         self,
@@ -55,14 +110,15 @@ class SpecError(CnnspecError):
         location: Location | None = None,
         path: str = "",
         hint: str | None = None,
+        key: KeyPath | None = None,
         others: Iterable[SpecError] = (),
     ) -> None:
-        self.message = message
         self.location = location
-        self.path = path
-        self.hint = hint
+        self.key: KeyPath | None = tuple(key) if key is not None else None
+        self.path = path or (format_key_path(self.key) if self.key else "")
         self.others: list[SpecError] = list(others)
-        super().__init__(self.format())
+        CnnspecError.__init__(self, message, hint=hint)
+        self.args = (self.format(),)
 
     @property
     def file(self) -> str | None:
@@ -76,6 +132,9 @@ class SpecError(CnnspecError):
     def column(self) -> int | None:
         return self.location.column if self.location else None
 
+    def __str__(self) -> str:
+        return self.format()
+
     def all_errors(self) -> list[SpecError]:
         """This error followed by the others found in the same pass."""
         out = [self]
@@ -85,17 +144,11 @@ class SpecError(CnnspecError):
 
     def format_one(self) -> str:
         """``file:line:col: path: message`` plus an indented hint line."""
-        head = f"{self.location}: " if self.location else ""
-        # messages that name their subject ("model[3] conv2d 'c': ...") need no path prefix
-        top = self.path.split(".")[0].split("[")[0]
-        where = f"{self.path}: " if self.path and not self.message.startswith(top) else ""
-        text = f"{head}{where}{self.message}"
-        if self.hint:
-            text += f"\n  Hint: {self.hint}"
-        return text
+        return render_located(self)
 
     def format(self) -> str:
-        return "\n".join(err.format_one() for err in self.all_errors())
+        """Every problem of the pass, as the CLI prints them (without fix-its)."""
+        return render_error(self)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form used by ``cnnspec validate --format json``."""
@@ -106,10 +159,8 @@ class SpecError(CnnspecError):
             "line": self.line,
             "column": self.column,
             "path": self.path,
+            "key": list(self.key) if self.key is not None else None,
         }
-
-    #: most problems reported at once; a spec with thousands of mistakes gets a count
-    MAX_REPORTED: int = 20
 
     @classmethod
     def combine(cls, errors: list[SpecError]) -> SpecError:
@@ -126,18 +177,84 @@ class SpecError(CnnspecError):
             location=first.location,
             path=first.path,
             hint=first.hint,
+            key=first.key,
             others=[*first.others, *errors[1:]],
         )
 
 
 class ShapeError(SpecError):
-    """A spec that is well-formed but whose tensor shapes do not fit together."""
+    """A spec that is well-formed but whose tensor shapes do not fit together.
+
+    Raised by static inference (``cnnspec validate``) before any tensor
+    exists; the message shows the arithmetic that failed.
+    """
 
 
 class PluginError(CnnspecError):
-    """A plugin that cannot be loaded or that breaks the hook contract.
+    """The plugin selection cannot be honoured.
 
-    Raised when the plugin set itself is unusable (a misspelled hook, a hook
-    with an unknown argument, two providers for one name being used). It names
-    the plugin and its distribution so the user knows whom to blame.
+    Raised for ``-p NAME`` naming no plugin, and when a plugin breaks the hook
+    contract in a way that concerns the whole set. A single broken plugin is
+    not an error: it is recorded, named by ``cnnspec plugins``, and only specs
+    that need it fail.
     """
+
+
+class RegistryError(CnnspecError):
+    """A name no registry entry answers: unknown (with "did you mean") or ambiguous.
+
+    It has no location of its own; the spec stage turns it into a located
+    :class:`SpecError` at the name's token.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class DatasetError(CnnspecError):
+    """A dataset that cannot be used as the spec asks (inconsistent folders...).
+
+    Raised while the data is built; cnnspec turns it into a located
+    :class:`SpecError` pointing at ``data.dataset``, with ``hint`` as its hint.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class DatasetNotFound(DatasetError):
+    """The dataset's files are missing or damaged, or a download failed.
+
+    ``hint`` says exactly how to get the files (``--set data.download=true``
+    or which files to put where).
+    """
+
+
+class PipelineShapeError(CnnspecError):
+    """Samples of one batch that do not have one shape after the transforms.
+
+    Raised when a batch is assembled (a dataset of mixed image sizes without a
+    resize); ``shapes`` lists the shapes found.
+    """
+
+    def __init__(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        self.shapes = sorted(set(shapes))
+        shown = ", ".join(str(list(s)) for s in self.shapes[:4])
+        more = f" and {len(self.shapes) - 4} more" if len(self.shapes) > 4 else ""
+        super().__init__(f"samples of different shapes cannot form a batch: {shown}{more}")
+
+
+class CheckpointError(CnnspecError):
+    """A checkpoint that cannot be used (and why); raised when one is opened or saved."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """Torn, truncated, bit-flipped or not a checkpoint at all: refused before unpickling."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file's pickle names objects a weights file never needs: refused unread."""
+
+
+class NonFiniteStateError(CheckpointError):
+    """A tensor to be saved holds NaN or inf; saving it would poison every resume."""

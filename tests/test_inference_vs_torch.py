@@ -81,3 +81,22 @@ def test_macs_and_params_agree_with_torchinfo(stack) -> None:
     stats = torchinfo.summary(model, input_data=torch.randn(2, *shape), verbose=0, mode="eval")
     assert stats.total_params == trace.params
     assert stats.total_mult_adds == 2 * trace.macs  # torchinfo counts the whole batch
+
+
+#: stacks the random search found disagreeing with torch once; each is now checked on every run
+REGRESSIONS = [
+    # torch computes AdaptiveAvgPool2d/3d to an all-ones output as a mean over the last dims,
+    # which takes any number of leading dims (torch >= 2.6, found on torch 2.14)
+    ([1, 1, 1, 1], [{"adaptiveavgpool2d": {"output_size": 1}}]),
+    ([2, 3, 4, 5, 6], [{"adaptiveavgpool2d": {"output_size": [1, 1]}}]),
+    ([2, 3, 4, 5, 6], [{"adaptiveavgpool2d": {"output_size": 2}}]),
+    ([2, 3, 4, 5, 6], [{"adaptiveavgpool2d": {"output_size": [1, None]}}]),
+    ([2, 3, 4, 5, 6, 7], [{"adaptiveavgpool3d": {"output_size": 1}}]),
+    ([2, 3, 4, 5, 6], [{"adaptivemaxpool2d": {"output_size": 1}}]),
+    ([2, 3, 4, 5], [{"adaptiveavgpool1d": {"output_size": 1}}]),
+]
+
+
+@pytest.mark.parametrize(("shape", "layers"), REGRESSIONS)
+def test_former_disagreements_stay_fixed(shape, layers) -> None:
+    check(shape, layers)

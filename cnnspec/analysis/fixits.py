@@ -32,7 +32,7 @@ from cnnspec.load.reader import Document, PathKey, format_path
 from cnnspec.shapes.walker import ShapeTrace, infer_shapes
 from cnnspec.spec import LayerNode, Spec, parse_spec
 
-__all__ = ["REMOVE", "Fix", "apply_fix", "fixes_for", "format_error", "format_fixes", "suggest_fixes"]
+__all__ = ["REMOVE", "Fix", "apply_fix", "fixes_for", "suggest_fixes"]
 
 #: ``Fix.new`` for "delete this key"
 REMOVE: Any = type("Remove", (), {"__repr__": lambda self: "REMOVE"})()
@@ -402,31 +402,11 @@ def suggest_fixes(spec: Spec, error: SpecError, *, limit: int = LIMIT) -> list[F
     return out[:limit]
 
 
-def format_fixes(fixes: Sequence[Fix], error: SpecError | None = None) -> str:
-    """The lines printed under an error; empty when there is nothing to suggest."""
-    if not fixes:
-        return ""
-    here = error.file if error is not None else None
-    lines = ["  Fixes (each one alone makes the spec valid):"]
-    for fix in fixes:
-        loc = fix.location
-        where = ""
-        if loc is not None and loc.file != here:
-            where = f"  [{loc.file}]" if loc.file.startswith("--set") else f"  [{loc.file}:{loc.line}]"
-        lines.append(f"    {fix.description}{where}")
-    return "\n".join(lines)
-
-
 def fixes_for(spec: Spec | None, error: SpecError) -> list[Fix]:
-    """Fix-its for an error from loading or inferring ``spec``: only shape
-    errors of a spec that loaded get them (nothing to search from otherwise)."""
+    """Fix-its for an error from loading or inferring ``spec`` (default: the spec
+    the error was found in): only shape errors of a spec that loaded get them
+    (nothing to search from otherwise)."""
+    spec = spec if spec is not None else error.spec
     if spec is None or not isinstance(error, ShapeError):
         return []
     return suggest_fixes(spec, error)
-
-
-def format_error(error: SpecError, fixes: Sequence[Fix]) -> str:
-    """The error as the CLI prints it, followed by its fix-its."""
-    text = error.format()
-    extra = format_fixes(fixes, error)
-    return f"{text}\n{extra}" if extra else text

@@ -1,63 +1,23 @@
-"""The ``cnnspec`` command line: subcommands, plugin options, exit codes.
+"""``cnnspec``'s entry point: parse, run the command, turn what escapes into an exit code.
 
 Exit codes: 0 success, 2 a user mistake (spec, plugin selection, arguments),
-1 an internal error. A user mistake never prints a traceback. Each subcommand
-lives in its own module under :mod:`cnnspec.cli.commands` and imports heavy
-dependencies (torch) only when it runs, so ``cnnspec validate`` stays fast.
+1 an internal error (a bug: the traceback is printed). A user mistake never
+prints a traceback; every message goes through :mod:`cnnspec.render`, and a
+shape error of a loaded spec comes with its fix-its whichever command found it.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from cnnspec._version import __version__
+from cnnspec.cli.parser import COMMANDS, build_parser
 from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.render import render_error
 
-__all__ = ["COMMANDS", "main"]
-
-#: subcommand -> module defining ``register(subparsers, common)``
-COMMANDS: dict[str, str] = {
-    "validate": "cnnspec.cli.commands.validate",
-    "summary": "cnnspec.cli.commands.summary",
-    "schema": "cnnspec.cli.commands.schema",
-    "plugins": "cnnspec.cli.commands.plugins",
-    "resolve": "cnnspec.cli.commands.resolve",
-    "diff": "cnnspec.cli.commands.diff",
-    "sizes": "cnnspec.cli.commands.sizes",
-    "train": "cnnspec.cli.commands.train",
-    "evaluate": "cnnspec.cli.commands.evaluate",
-    "export": "cnnspec.cli.commands.export",
-    "explain": "cnnspec.cli.commands.explain",
-}
-
-
-def _common_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-p", dest="plugin_options", action="append", default=argparse.SUPPRESS, metavar="NAME",
-        help="load plugin NAME even with autoload disabled; -p no:NAME disables it",
-    )
-    return common
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = _common_parser()
-    parser = argparse.ArgumentParser(
-        prog="cnnspec",
-        description="Convolutional networks from a YAML/JSON spec, shape-checked before any tensor exists.",
-        parents=[common],
-    )
-    parser.add_argument("--version", action="version", version=f"cnnspec {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for module in COMMANDS.values():
-        importlib.import_module(module).register(sub, common)
-    return parser
+__all__ = ["COMMANDS", "build_parser", "main", "report_error"]
 
 
 def _configure_plugins(options: Sequence[str]) -> None:
@@ -68,17 +28,25 @@ def _configure_plugins(options: Sequence[str]) -> None:
     configure(disabled=disabled, enabled=enabled)
 
 
+def report_error(exc: CnnspecError) -> str:
+    """What the user reads for ``exc``: the located message, its hint and, for a
+    shape error of a loaded spec, the fix-its."""
+    fixes = []
+    if isinstance(exc, SpecError):
+        from cnnspec.analysis.fixits import fixes_for
+
+        fixes = fixes_for(None, exc)
+    return render_error(exc, fixes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         _configure_plugins(getattr(args, "plugin_options", []))
         return int(args.func(args) or 0)
-    except SpecError as exc:
-        print(exc.format(), file=sys.stderr)
-        return 2
     except CnnspecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(report_error(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"interrupted {exc}" if str(exc) else "interrupted", file=sys.stderr)

@@ -22,26 +22,17 @@ same batch code and give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from cnnspec.exceptions import CnnspecError
+from cnnspec.exceptions import PipelineShapeError
 from cnnspec.load.reader import PathKey
 
 __all__ = ["Pipeline", "PipelineShapeError", "Step"]
 
-
-class PipelineShapeError(CnnspecError):
-    """Samples of one batch that do not have one shape after the transforms."""
-
-    def __init__(self, shapes: Sequence[tuple[int, ...]]) -> None:
-        self.shapes = sorted(set(shapes))
-        shown = ", ".join(str(list(s)) for s in self.shapes[:4])
-        more = f" and {len(self.shapes) - 4} more" if len(self.shapes) > 4 else ""
-        super().__init__(f"samples of different shapes cannot form a batch: {shown}{more}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnspec.exceptions import CnnspecError
+from cnnspec.exceptions import DatasetError, DatasetNotFound
 
 if TYPE_CHECKING:
     import torch
@@ -26,25 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["ArrayDataset", "DatasetError", "DatasetNotFound", "DatasetSplits"]
 
 
-class DatasetError(CnnspecError):
-    """A dataset that cannot be used as the spec asks (inconsistent folders...).
-
-    cnnspec turns it into a located :class:`~cnnspec.exceptions.SpecError`
-    pointing at ``data.dataset``, with ``hint`` as its hint.
-    """
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message if hint is None else f"{message}\n  Hint: {hint}")
-
-
-class DatasetNotFound(DatasetError):
-    """The dataset's files are missing or damaged, or a download failed.
-
-    ``hint`` says exactly how to get the files (``--set data.download=true``
-    or which files to put where).
-    """
 
 
 class ArrayDataset:

@@ -140,8 +140,8 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
     found = latest_valid(run_dir, on_skip=skip)
     if found is None:
         detail = "".join(f"\n  {p.name}: {r}" for p, r in skipped)
-        raise CnnspecError(f"--resume {run_dir}: no valid checkpoint to resume from{detail}\n"
-                           "  Hint: list 'checkpoint' in the spec's callbacks: to have checkpoints written")
+        raise CnnspecError(f"--resume {run_dir}: no valid checkpoint to resume from{detail}",
+                           hint="list 'checkpoint' in the spec's callbacks: to have checkpoints written")
     path, checkpoint = found
     saved = checkpoint.get("spec")
     if not isinstance(saved, dict):

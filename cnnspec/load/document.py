@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnspec.exceptions import Location, SpecError
+from cnnspec.exceptions import format_key_path as format_path
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "Document", "PathKey", "format_path"]
 
@@ -21,17 +22,6 @@ MAX_INT_DIGITS = 64
 PathKey = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
-
-
-def format_path(path: PathKey) -> str:
-    """``("model", 3, "conv2d")`` → ``model[3].conv2d``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
 
 
 @dataclass
@@ -57,4 +47,4 @@ class Document:
 
     def error(self, message: str, path: PathKey, *, hint: str | None = None, key: bool = False,
               cls: type[SpecError] = SpecError) -> SpecError:
-        return cls(message, location=self.locate(path, key=key), path=format_path(path), hint=hint)
+        return cls(message, location=self.locate(path, key=key), key=tuple(path), hint=hint)

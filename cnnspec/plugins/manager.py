@@ -454,8 +454,8 @@ def _module_candidate(name: str, candidates: list[_Candidate]) -> _Candidate:
         raise PluginError(
             f"-p {name}: no plugin named '{name}' (no entry point in group '{ENTRY_POINT_GROUP}' "
             "and no importable module of that name)"
-            + (f"; did you mean '{close[0]}'?" if close else "")
-            + f"\n  Hint: installed plugins: {', '.join(known) or '(none)'}"
+            + (f"; did you mean '{close[0]}'?" if close else ""),
+            hint=f"installed plugins: {', '.join(known) or '(none)'}",
         )
     return _Candidate(name, name, False, name, lambda: import_module(name))
 

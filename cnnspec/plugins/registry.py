@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cnnspec.exceptions import CnnspecError
+from cnnspec.exceptions import RegistryError
 from cnnspec.names import suggest
 
 __all__ = ["BrokenPlugin", "Entry", "Provider", "Registry", "RegistryError", "suggest"]
@@ -80,18 +80,6 @@ class Entry(Generic[T]):
     def qualified_name(self) -> str:
         return f"{self.provider.plugin}:{self.name}"
 
-
-class RegistryError(CnnspecError):
-    """A lookup that cannot be answered: unknown or ambiguous name.
-
-    It has no location of its own; the spec layer turns it into a located
-    :class:`~cnnspec.exceptions.SpecError`.
-    """
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
-        super().__init__(message if hint is None else f"{message}\n  Hint: {hint}")
 
 
 @dataclass

@@ -425,9 +425,14 @@ def infer_shapes(spec: Spec, *, input_shape: Sequence[Dim | str] | None = None) 
     """
     dims = spec.input if input_shape is None else tuple(input_shape)
     shape: Shape = tuple(symbol(d) if isinstance(d, str) else d for d in dims)
-    trace = _run(spec, shape)
-    if any(isinstance(d, Expr) for d in shape) and input_shape is None:
-        trace.min_size = _solve(spec, trace)
+    try:
+        trace = _run(spec, shape)
+        if any(isinstance(d, Expr) for d in shape) and input_shape is None:
+            trace.min_size = _solve(spec, trace)
+    except SpecError as exc:
+        if exc.spec is None and input_shape is None:
+            exc.spec = spec  # whoever reports it can search fix-its from the spec
+        raise
     return trace
 
 

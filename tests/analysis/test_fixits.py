@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.analysis.fixits import REMOVE, Fix, apply_fix, format_fixes, suggest_fixes
+from cnnspec.analysis.fixits import REMOVE, Fix, apply_fix, suggest_fixes
 from cnnspec.cli import main
 from cnnspec.exceptions import ShapeError
 from cnnspec.load.reader import format_path
+from cnnspec.render import render_error
 from cnnspec.shapes.walker import infer_shapes
 from cnnspec.spec import load_spec
 
@@ -125,7 +126,7 @@ def test_fix_in_another_file_than_the_error_is_labelled(tmp_path):
     with pytest.raises(ShapeError) as info:
         infer_shapes(spec)
     fixes = suggest_fixes(spec, info.value)
-    text = format_fixes(fixes, info.value)
+    text = render_error(info.value, fixes)
     assert "    input: [3, 4, 4] -> [3, 5, 5] (the nearest larger size that fits)" in text
     (input_fix,) = [f for f in fixes if f.path == ("input",)]
     assert input_fix.location.file.endswith("c.yaml") and f"[{input_fix.location.file}:2]" in text

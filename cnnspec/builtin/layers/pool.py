@@ -97,10 +97,16 @@ def make_pool_infer(n: int, *, input_covers_kernel: bool = False):
     return infer
 
 
-def make_adaptive_infer(n: int):
+def make_adaptive_infer(n: int, mean_shortcut: bool = False):
+    """The adaptive pools' rule. torch computes AdaptiveAvgPool2d/3d to an all-ones output as a
+    mean over the last ``n`` dims, which accepts any number of leading dims (``mean_shortcut``)."""
+
     def infer(p, shape, ctx: ShapeContext) -> LayerShape:
-        ctx.require_rank([n, n + 1], f"optional channels and {n} spatial")
         target = ntuple(p.output_size, n)
+        if mean_shortcut and all(t == 1 for t in target) and len(shape) > n + 1:
+            pass  # torch's mean over the last n dims: any leading dims
+        else:
+            ctx.require_rank([n, n + 1], f"optional channels and {n} spatial")
         lead, sizes = shape[: len(shape) - n], shape[len(shape) - n :]
         out = tuple(size if t is None else t for size, t in zip(sizes, target))
         return LayerShape(shape=(*lead, *out), kwargs=p.kwargs(), rf="global")
@@ -116,7 +122,7 @@ for _n in (1, 2, 3):
         LayerType(f"AvgPool{_n}d", _avg_params(_n), make_pool_infer(_n, input_covers_kernel=_n == 3),
                   torch_module(f"AvgPool{_n}d"),
                   prefix="pool", doc="Average pooling; stride defaults to kernel_size."),
-        LayerType(f"AdaptiveAvgPool{_n}d", _adaptive_params(_n), make_adaptive_infer(_n),
+        LayerType(f"AdaptiveAvgPool{_n}d", _adaptive_params(_n), make_adaptive_infer(_n, mean_shortcut=_n > 1),
                   torch_module(f"AdaptiveAvgPool{_n}d"), prefix="gap",
                   doc="Average pooling to a fixed output size; null keeps that input dim."),
         LayerType(f"AdaptiveMaxPool{_n}d", _adaptive_params(_n), make_adaptive_infer(_n),

@@ -1,3 +1,3 @@
-"""One module per ``cnnspec`` subcommand; each defines ``register(sub, common)``."""
+"""One module per ``cnnspec`` subcommand; each defines ``register(sub, parents)`` and ``run(args)``."""
 
 __all__ = []

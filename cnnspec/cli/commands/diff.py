@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import SpecError
 
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
+
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("diff", parents=[common], help="semantic diff of two specs: layers, fields, costs",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("diff", parents=[*parents.spec(), parents.format()],
+                       help="semantic diff of two specs: layers, fields, costs",
                        description=__doc__)
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--at", type=int, metavar="N", help="evaluate symbolic input dims (H, W...) at size N")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value in both specs (repeatable)")
     p.add_argument("--set-a", dest="overrides_a", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value in A only")
     p.add_argument("--set-b", dest="overrides_b", action="append", default=[], metavar="KEY=VALUE",

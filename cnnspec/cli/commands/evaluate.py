@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("evaluate", parents=[common], help="evaluate saved weights on the test split",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("evaluate", parents=[*parents.spec(), parents.format()],
+                       help="evaluate saved weights on the test split",
                        description=__doc__)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
                    help="a cnnspec checkpoint, a run directory (its newest valid checkpoint), "
                         "or a torch.save'd state dict of the spec's model")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default=None, metavar="DEVICE")
     p.add_argument("--split", default="test", choices=("test", "val"),
                    help="test (default) or the validation split")
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 
 

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import CnnspecError
 
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
+
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("explain", parents=[common], help="Grad-CAM heat maps of a trained model's predictions",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("explain", parents=[*parents.spec()],
+                       help="Grad-CAM heat maps of a trained model's predictions",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", nargs="?", metavar="SPEC", help="the spec file (default: the one in the checkpoint)")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
@@ -36,8 +40,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="explain the predicted class (default) or the true one (dataset samples only)")
     p.add_argument("--output", metavar="DIR", help="where to write the pictures")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps or auto")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable)")
     p.set_defaults(func=run)
 
 

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", parents=[common], help="export the model to .pt2 (torch.export) or ONNX, checked",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("export", parents=[*parents.spec()],
+                       help="export the model to .pt2 (torch.export) or ONNX, checked",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--checkpoint", metavar="PATH", help="weights file or run directory (default: untrained weights)")
@@ -30,8 +34,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "(default 1e-4)")
     p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset version (default: torch's)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable)")
     p.set_defaults(func=run)
 
 

@@ -14,14 +14,17 @@ import inspect
 import json
 import shutil
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["hooks_markdown", "plugins_json", "plugins_text", "register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("plugins", parents=[common], help="list plugins and what they register",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("plugins", parents=[parents.plugins, parents.format()],
+                       help="list plugins and what they register",
                        description=__doc__)
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 2 if any plugin failed to load")
     p.add_argument("--hooks", action="store_true", help="print the hook reference (Markdown) and exit")
     p.set_defaults(func=run)

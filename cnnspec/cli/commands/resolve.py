@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import SpecError
 
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
+
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("resolve", parents=[common], help="print the spec after extends/vars/--set (with --blame)",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("resolve", parents=[*parents.spec(), parents.format(("yaml", "json"))],
+                       help="print the spec after extends/vars/--set (with --blame)",
                        description=__doc__)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--blame", action="store_true", help="show where every value came from")
-    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable); ~KEY deletes it")
     p.set_defaults(func=run)
 
 
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_yaml(data, shown, header=f"resolved: {header}"))
     sys.stdout.flush()
     if error is not None:
-        print(error.format(), file=sys.stderr)
+        from cnnspec.cli.main import report_error
+
+        print(report_error(error), file=sys.stderr)
         return 2
     return 0

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of specs", description=__doc__)
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("schema", parents=[parents.plugins],
+                       help="print the JSON Schema of specs", description=__doc__)
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 

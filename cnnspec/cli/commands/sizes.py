@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import SpecError
 
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
+
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("sizes", parents=[common], help="which input sizes a spec accepts (minimum, set, period)",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("sizes", parents=[*parents.spec(), parents.format()],
+                       help="which input sizes a spec accepts (minimum, set, period)",
                        description=__doc__)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--range", default="1..1024", metavar="LOW..HIGH", help="sizes to scan (default 1..1024)")
     p.add_argument("--check", type=int, action="append", default=[], metavar="N", help="explain size N (repeatable)")
     p.add_argument("--vary", action="append", default=[], metavar="DIM", help="vary only DIM (e.g. H; repeatable)")
     p.add_argument("--fix", action="append", default=[], metavar="DIM=N", help="hold DIM at N")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +54,7 @@ def _intervals_text(intervals: list[tuple[int, int]], limit: int = 8) -> str:
 def run(args: argparse.Namespace) -> int:
     from cnnspec.analysis.sizes import SizeProbe, parse_range, scan
     from cnnspec.layer import fmt_shape
+    from cnnspec.render import indent, render_error
     from cnnspec.spec import load_spec
 
     lo, hi = parse_range(args.range)
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"minimum size: {m}")
             if report.below_minimum is not None:
-                print(f"  n = {m - 1} fails: " + report.below_minimum.format_one().replace("\n", "\n  "))
+                print(f"  n = {m - 1} fails: " + indent(render_error(report.below_minimum)).lstrip())
             print(f"valid sizes: {report.count} of {hi - lo + 1}: {_intervals_text(report.intervals)}")
             period = report.period
             if period is not None:
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             below, above = report.nearest(n)
             print(f"size {n}: invalid")
-            print("  " + error.format_one().replace("\n", "\n  "))
+            print(indent(render_error(error)))
             near = [f"{below} below" if below else "", f"{above} above" if above else ""]
             if any(near):
                 print("  nearest valid sizes: " + ", ".join(x for x in near if x))

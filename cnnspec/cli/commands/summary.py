@@ -4,20 +4,22 @@ side by side with torchinfo's view of the built model, totals checked."""
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnnspec.exceptions import CnnspecError, ShapeError
+from cnnspec.exceptions import CnnspecError
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("summary", parents=[common], help="per-layer shapes, params, MACs, receptive field",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("summary", parents=[*parents.spec()],
+                       help="per-layer shapes, params, MACs, receptive field",
                        description=__doc__)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--torchinfo", action="store_true",
                    help="also build the model and compare with torchinfo (imports torch)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=run)
 
 
@@ -27,13 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.spec import load_spec
 
     spec = load_spec(args.file, overrides=args.overrides)
-    try:
-        trace = infer_shapes(spec)
-    except ShapeError as exc:
-        from cnnspec.analysis.fixits import fixes_for, format_error
-
-        print(format_error(exc, fixes_for(spec, exc)), file=sys.stderr)
-        return 2
+    trace = infer_shapes(spec)  # a shape error is reported with its fix-its by the CLI
     print(f"{args.file}: {totals_line(trace)}")
     print(table(trace))
     if args.torchinfo:

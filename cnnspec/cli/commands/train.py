@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
 
 __all__ = ["EXIT_DIVERGED", "EXIT_INTERRUPTED", "register", "run"]
 
@@ -26,12 +29,11 @@ EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("train", parents=[common], help="train a spec's model; results go to a run directory",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("train", parents=[*parents.spec(), parents.format()],
+                       help="train a spec's model; results go to a run directory",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="SPEC", nargs="?", help="the spec (optional with --resume: the checkpoint's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable), e.g. --set train.optimizer.adam.lr=0.01")
     p.add_argument("--epochs", type=int, default=None, metavar="N", help="same as --set train.epochs=N")
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps; default: train.device")
@@ -40,7 +42,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of the default run directories")
     p.add_argument("--dry-run", action="store_true",
                    help="run 2 batches of train/val/test end to end in a temporary directory, keep nothing")
-    p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue RUN_DIR from its newest valid checkpoint (see docs/checkpoints.md)")
     p.add_argument("--force", action="store_true", help="with --resume: accept a spec that differs from the run's")
@@ -59,17 +60,18 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.engine import CallbackError, train
     from cnnspec.engine.resume import cli_train_arguments, resume_hint
     from cnnspec.engine.signals import exit_code
+    from cnnspec.exceptions import CnnspecError
+    from cnnspec.render import render_error
 
     if args.epochs is not None and args.epochs < 1:
-        print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
-        return 2
+        raise CnnspecError(f"--epochs must be >= 1, got {args.epochs}")
     progress = {"stream": "stderr"} if args.format == "json" else None
     options = cli_train_arguments(args)
     try:
         result = train(options.pop("spec"), **options, device=args.device, runs_root=args.runs_root,
                        dry_run=args.dry_run, progress=progress, argv=["cnnspec", *sys.argv[1:]])
-    except CallbackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except CallbackError as exc:  # a plugin's bug, not the user's: exit 1, but no traceback
+        print(render_error(exc), file=sys.stderr)
         return 1
     main = result.trainer is None or result.trainer.is_main_process
     if main:

@@ -10,19 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnspec.exceptions import SpecError
 
+if TYPE_CHECKING:
+    from cnnspec.cli.parser import Parents
+
 __all__ = ["register", "run"]
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("validate", parents=[common], help="check specs statically and print their shapes",
+def register(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser("validate", parents=[*parents.spec(), parents.format()],
+                       help="check specs statically and print their shapes",
                        description=__doc__)
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the spec (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true", help="text: print only errors and a one-line verdict")
     p.set_defaults(func=run)
 
@@ -62,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(result), flush=True)
             continue
         if exc is not None:
-            from cnnspec.analysis.fixits import format_error
+            from cnnspec.render import render_error
 
-            print(format_error(exc, fixes), file=sys.stderr, flush=True)
+            print(render_error(exc, fixes), file=sys.stderr, flush=True)
             continue
         if args.quiet:
             print(f"{file}: ok — {totals_line(trace)}")
