@@ -186,8 +186,13 @@ class ShapeError(SpecError):
     """A spec that is well-formed but whose tensor shapes do not fit together.
 
     Raised by static inference (``cnnspec validate``) before any tensor
-    exists; the message shows the arithmetic that failed.
+    exists; the message shows the arithmetic that failed. ``subject`` (the
+    layer: ``conv2d 'conv3'``) and ``detail`` (what is wrong) are the message
+    without its path, for tools that report the error under another label.
     """
+
+    subject: str = ""
+    detail: str = ""
 
 
 class PluginError(CnnspecError):

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from cnnspec.exceptions import Location, ShapeError
+from cnnspec.exceptions import KeyPath, Location, ShapeError
 from cnnspec.names import IDENTIFIER, RESERVED_NAMES
 from cnnspec.symbolic import Dim, Expr, free_symbols, is_const
 
@@ -100,7 +100,11 @@ class LayerShape:
 
 @dataclass(frozen=True)
 class Constraint:
-    """A condition on symbolic input dims that some layer needs to hold."""
+    """A condition on symbolic input dims that some layer needs to hold.
+
+    ``label`` names the layer with its path (``model[2] conv2d 'conv2'``),
+    ``subject`` without it (``conv2d 'conv2'``).
+    """
 
     path: str
     label: str
@@ -108,6 +112,7 @@ class Constraint:
     op: Literal[">=", "=="]
     rhs: Dim
     what: str
+    subject: str = ""
 
     def __str__(self) -> str:
         return f"{self.lhs} {self.op} {self.rhs}  ({self.label}: {self.what})"
@@ -159,12 +164,20 @@ def fmt_shape(shape: Sequence[Dim]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+#: an argument's position: where its token is and its key path in the document
+ArgLocator = Callable[[str], "tuple[Location | None, KeyPath] | None"]
+
+
 class ShapeContext:
     """Where a shape rule reports problems; knows the layer and its location.
 
     ``collect`` receives constraints on symbolic dims: a condition that holds
     for some input sizes and not others is recorded, not raised, and the
     inference pass checks afterwards that one size satisfies them all.
+
+    Every report may name the argument that caused it (``arg="kernel_size"``,
+    or several, the first the spec writes wins): the error then points at
+    that argument's own token, not only at the layer.
     """
 
     def __init__(
@@ -176,23 +189,43 @@ class ShapeContext:
         location: Location | None,
         input_shape: Shape,
         collect: Callable[[Constraint], None] | None = None,
+        key: KeyPath | None = None,
+        locate_arg: ArgLocator | None = None,
     ) -> None:
         self.type_name = type_name
         self.name = name
         self.path = path
         self.location = location
         self.input_shape = input_shape
+        self.key = key
         self._collect = collect
+        self._locate_arg = locate_arg
+
+    @property
+    def subject(self) -> str:
+        """The layer's type and name: ``conv2d 'conv3'``."""
+        return f"{self.type_name.lower()} '{self.name}'"
 
     @property
     def label(self) -> str:
-        return f"{self.path} {self.type_name.lower()} '{self.name}'"
+        return f"{self.path} {self.subject}"
 
-    def error(self, what: str, *, hint: str | None = None) -> ShapeError:
-        return ShapeError(f"{self.label}: {what}", location=self.location, path=self.path, hint=hint)
+    def _where(self, arg: str | Sequence[str] | None) -> tuple[Location | None, KeyPath | None]:
+        if arg is not None and self._locate_arg is not None:
+            for name in (arg,) if isinstance(arg, str) else arg:
+                found = self._locate_arg(name)
+                if found is not None:
+                    return found
+        return self.location, self.key
 
-    def fail(self, what: str, *, hint: str | None = None) -> NoReturn:
-        raise self.error(what, hint=hint)
+    def error(self, what: str, *, hint: str | None = None, arg: str | Sequence[str] | None = None) -> ShapeError:
+        location, key = self._where(arg)
+        err = ShapeError(f"{self.label}: {what}", location=location, path=self.path, key=key, hint=hint)
+        err.subject, err.detail = self.subject, what
+        return err
+
+    def fail(self, what: str, *, hint: str | None = None, arg: str | Sequence[str] | None = None) -> NoReturn:
+        raise self.error(what, hint=hint, arg=arg)
 
     def input_text(self) -> str:
         return f"input is {fmt_shape(self.input_shape)}"
@@ -219,20 +252,22 @@ class ShapeContext:
             hint=hint or f"give {symbols} fixed values in `input:`",
         )
 
-    def require_positive(self, value: Dim, *, what: str, arithmetic: str, hint: str | None) -> None:
+    def require_positive(self, value: Dim, *, what: str, arithmetic: str, hint: str | None,
+                         arg: str | Sequence[str] | None = None) -> None:
         """Fail (or, if symbolic, record) unless ``value >= 1``."""
         if isinstance(value, Expr):
             if self._collect is not None:
-                self._collect(Constraint(self.path, self.label, value, ">=", 1, what))
+                self._collect(Constraint(self.path, self.label, value, ">=", 1, what, self.subject))
             return
         if value < 1:
-            self.fail(f"{what} would be {value}: {arithmetic}, {self.input_text()}.", hint=hint)
+            self.fail(f"{what} would be {value}: {arithmetic}, {self.input_text()}.", hint=hint, arg=arg)
 
-    def require_equal(self, a: Dim, b: Dim, *, what: str, hint: str | None) -> None:
+    def require_equal(self, a: Dim, b: Dim, *, what: str, hint: str | None,
+                      arg: str | Sequence[str] | None = None) -> None:
         """Fail (or, if symbolic, record) unless ``a == b``."""
         if a == b:
             return
         if (isinstance(a, Expr) or isinstance(b, Expr)) and self._collect is not None:
-            self._collect(Constraint(self.path, self.label, a, "==", b, what))
+            self._collect(Constraint(self.path, self.label, a, "==", b, what, self.subject))
             return
-        self.fail(what, hint=hint)
+        self.fail(what, hint=hint, arg=arg)

@@ -33,7 +33,9 @@ def test_validate_json_has_the_documented_fields(capsys, monkeypatch) -> None:
         "name": "conv1", "type": "Conv2d", "output_shape": [20, 28, 28], "params": 1520, "macs": 1_191_680}
     assert not broken["valid"]
     (error,) = broken["errors"]
-    assert (error["file"], error["line"], error["column"], error["path"]) == (bad, 8, 5, "model[4]")
+    # located at the kernel_size token that caused it; key is the structured path to it
+    assert (error["file"], error["line"], error["column"], error["path"]) == (bad, 8, 32, "model[4]")
+    assert error["key"] == ["model", 4, "conv2d", "kernel_size"]
     assert "floor((4 + 2*0 - 1*(5-1) - 1) / 1) + 1 = 0" in error["message"]
 
 

@@ -52,6 +52,8 @@ __all__ = [
 
 DEFAULT_OUTPUT = Path("docs") / "spec-reference.md"
 TUTORIALS = Path("docs") / "tutorials"
+#: guides besides the tutorials whose console blocks are real command outputs
+GUIDES = (Path("docs") / "analysis.md", Path("docs") / "composition.md")
 
 #: subcommands whose output is deterministic and cheap: shown outputs are regenerated
 REFRESHED = ("validate", "summary", "sizes", "diff", "resolve")
@@ -381,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"Markdown files whose command outputs are refreshed (default: {TUTORIALS})")
     args = parser.parse_args(argv)
     outputs = {args.output: render_reference()}
-    for page in sorted(args.tutorials.glob("*.md")):
+    for page in [*sorted(args.tutorials.glob("*.md")), *GUIDES]:
         outputs[page] = refresh_markdown(page.read_text(encoding="utf-8"))
     stale = []
     for path, text in outputs.items():

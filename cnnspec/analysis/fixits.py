@@ -27,7 +27,6 @@ from typing import Any
 
 from cnnspec.exceptions import Location, ShapeError, SpecError
 from cnnspec.layer import fmt_shape
-from cnnspec.load.compose import parse_key_path
 from cnnspec.load.reader import Document, PathKey, format_path
 from cnnspec.shapes.walker import ShapeTrace, infer_shapes
 from cnnspec.spec import LayerNode, Spec, parse_spec
@@ -202,10 +201,10 @@ class _Search:
     def targets(self) -> list[tuple[LayerNode, bool]]:
         """(leaf, is part of the failing node) for the failing node's leaves and
         the last few spatial leaves before it, nearest first."""
-        failing = _error_node_path(self.error)
+        leaves = list(_leaves(self.spec.layers, ()))
+        failing = _error_node_path(self.error, leaves)
         if failing is None:
             return []
-        leaves = list(_leaves(self.spec.layers, ()))
         inside = [i for i, (_, scopes) in enumerate(leaves) if failing in scopes]
         if not inside:
             return []
@@ -355,21 +354,20 @@ def _spatial(node: LayerNode) -> bool:
 
 
 def _inferred_value(trace: ShapeTrace, node: LayerNode, name: str) -> Any:
-    where = format_path(node.path)
     for info in trace.leaves():
-        if info.path.split(" (")[0] == where and name in info.kwargs:
+        if info.spec_path == tuple(node.path) and name in info.kwargs:
             return info.kwargs[name]
     return None
 
 
-def _error_node_path(error: SpecError) -> PathKey | None:
-    text = (error.path or "").split(" (")[0]
-    if not text.startswith("model"):
+def _error_node_path(error: SpecError, leaves: Sequence[tuple[LayerNode, tuple]]) -> PathKey | None:
+    """The path of the innermost layer or container the error's key points into."""
+    key = error.key
+    if not key or key[0] != "model":
         return None
-    try:
-        return parse_key_path(text, what="path")
-    except SpecError:
-        return None
+    scopes = {scope for _, inner in leaves for scope in inner}
+    inside = [scope for scope in scopes if tuple(key[: len(scope)]) == tuple(scope)]
+    return max(inside, key=len) if inside else None
 
 
 def suggest_fixes(spec: Spec, error: SpecError, *, limit: int = LIMIT) -> list[Fix]:

@@ -82,10 +82,10 @@ def _type_key(spec: Spec, path: PathKey) -> str:
     return item if isinstance(item, str) else next(iter(item))
 
 
-def _node_paths(nodes: Sequence[LayerNode]) -> dict[str, LayerNode]:
-    out: dict[str, LayerNode] = {}
+def _node_paths(nodes: Sequence[LayerNode]) -> dict[PathKey, LayerNode]:
+    out: dict[PathKey, LayerNode] = {}
     for node in nodes:
-        out[format_path(node.path)] = node
+        out[tuple(node.path)] = node
         for sub in (node.children, node.shortcut or [], *node.branches):
             out.update(_node_paths(sub))
     return out
@@ -101,7 +101,7 @@ def _inferred_values(spec: Spec, trace: ShapeTrace) -> dict[tuple[PathKey, str],
     out: dict[tuple[PathKey, str], Any] = {}
     conflicts: set[tuple[PathKey, str]] = set()
     for info in trace.leaves():
-        node = nodes.get(info.path.split(" (")[0])
+        node = nodes.get(info.spec_path)
         if node is None or info.layer_type is None:
             continue
         args = node.args or {}

@@ -170,6 +170,23 @@ class _Walker:
     def location(self, node: LayerNode) -> Location | None:
         return self.doc.locate(node.path)
 
+    def arg_locator(self, node: LayerNode) -> Any:
+        """Where an argument of ``node`` is written: its key's token and key path (``None`` if not written)."""
+
+        def locate(arg: str) -> tuple[Location | None, tuple[str | int, ...]] | None:
+            item: Any = self.doc.data
+            for part in node.path:
+                item = item[part]
+            if not isinstance(item, dict) or len(item) != 1:
+                return None
+            ((type_key, args),) = item.items()
+            if not isinstance(args, dict) or arg not in args:
+                return None
+            key = (*node.path, type_key, arg)
+            return self.doc.locate(key, key=True), key
+
+        return locate
+
     def walk_list(self, nodes: Sequence[LayerNode], shape: Shape, rf: RFState, prefix: str,
                   depth: int, note: str = "") -> tuple[list[LayerInfo], Shape, RFState]:
         infos = []
@@ -193,11 +210,12 @@ class _Walker:
         self.count += 1
         if self.count > MAX_LAYERS:
             raise ShapeError(f"{path}: the spec unrolls to more than {MAX_LAYERS:,} layers",
-                             location=self.location(node), path=path,
+                             location=self.location(node), path=path, key=node.path,
                              hint="check the times of nested repeat blocks")
         ctx = ShapeContext(type_name=layer_type.name, name=node.name, path=path,
                            location=self.location(node), input_shape=shape,
-                           collect=self.constraints.append)
+                           collect=self.constraints.append, key=tuple(node.path),
+                           locate_arg=self.arg_locator(node))
         try:
             result = layer_type.infer(node.params, shape, ctx)
         except SpecError:
@@ -345,7 +363,8 @@ class _Walker:
 
     def context(self, node: LayerNode, path: str, shape: Shape) -> ShapeContext:
         return ShapeContext(type_name=node.kind, name=node.name, path=path, location=self.location(node),
-                            input_shape=shape, collect=self.constraints.append)
+                            input_shape=shape, collect=self.constraints.append, key=tuple(node.path),
+                            locate_arg=self.arg_locator(node))
 
 
 def _rename(info: LayerInfo, name: str, qual: str) -> None:
@@ -396,7 +415,7 @@ def _solve(spec: Spec, trace: ShapeTrace) -> dict[str, int]:
         raise ShapeError(
             f"no input size up to {MAX_SOLVE_SIZE} satisfies the layers; with "
             f"{' = '.join(symbols)} = {MAX_SOLVE_SIZE}: {last_error.message}",
-            location=last_error.location or loc, path=last_error.path, hint=last_error.hint,
+            location=last_error.location or loc, path=last_error.path, key=last_error.key, hint=last_error.hint,
         )
     high = n
     out = {}

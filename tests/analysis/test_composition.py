@@ -72,7 +72,7 @@ def test_error_in_an_inherited_value_points_at_the_base_file(tmp_path):
     with pytest.raises(ShapeError) as info:
         infer_shapes(spec)
     assert Path(info.value.file).name == "base.yaml"
-    assert (info.value.line, info.value.column) == (4, 5)
+    assert (info.value.line, info.value.column) == (4, 31)  # the kernel_size token in the base
     assert "output height would be 0" in info.value.message
 
 

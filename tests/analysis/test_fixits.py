@@ -170,4 +170,7 @@ def test_valid_spec_with_set_override_fix_is_located_on_the_command_line(capsys)
     path = str(BROKEN / "ceil_mode.yaml")
     assert main(["validate", path, "--set", "model[2].maxpool2d.kernel_size=3"]) == 2
     err = capsys.readouterr().err
-    assert "model[2].maxpool2d.kernel_size: 3 -> 1  [--set[0]]" in err
+    # the argument that caused it came from the command line: the error and its fix are located there
+    assert err.startswith("--set[0]:1:1: model[2] maxpool2d 'pool2': output height would be 0")
+    assert "    model[2].maxpool2d.kernel_size: 3 -> 1\n" in err
+    assert f"model[0].conv2d.padding: 0 (default) -> 3  [{path}:3]" in err

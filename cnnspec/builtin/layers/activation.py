@@ -36,7 +36,7 @@ _ELEMENTWISE: dict[str, dict[str, tuple]] = {
 
 def infer_elementwise(p, shape, ctx: ShapeContext) -> LayerShape:
     if getattr(p, "min_val", 0) >= getattr(p, "max_val", 1):
-        ctx.fail(f"min_val {p.min_val} must be below max_val {p.max_val}")
+        ctx.fail(f"min_val {p.min_val} must be below max_val {p.max_val}", arg=("min_val", "max_val"))
     return LayerShape(shape=tuple(shape), kwargs=p.kwargs())
 
 
@@ -51,7 +51,7 @@ def infer_prelu(p, shape, ctx: ShapeContext) -> LayerShape:
         if p.num_parameters != c:
             ctx.fail(
                 f"num_parameters is {p.num_parameters} but the input has {c} channels, {ctx.input_text()}",
-                hint=f"num_parameters: 1 (shared) or {c} (one per channel)",
+                hint=f"num_parameters: 1 (shared) or {c} (one per channel)", arg="num_parameters",
             )
     return LayerShape(shape=tuple(shape), params=p.num_parameters, macs=p.num_parameters, kwargs=p.kwargs())
 
@@ -65,7 +65,7 @@ def infer_softmax(p, shape, ctx: ShapeContext) -> LayerShape:
     if not -rank <= p.dim < rank:
         ctx.fail(
             f"dim {p.dim} is out of range for the batched input of {rank} dims, {ctx.input_text()}",
-            hint=f"dim between {-rank} and {rank - 1}; 1 is the first per-sample dim",
+            hint=f"dim between {-rank} and {rank - 1}; 1 is the first per-sample dim", arg="dim",
         )
     return LayerShape(shape=tuple(shape), kwargs=p.kwargs())
 

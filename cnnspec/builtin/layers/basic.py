@@ -31,7 +31,7 @@ def infer_linear(p, shape, ctx: ShapeContext) -> LayerShape:
     if p.in_features is not None and p.in_features != last:
         ctx.fail(
             f"in_features is {p.in_features} but the input has {last} features, {ctx.input_text()}",
-            hint=f"drop in_features to infer it, or set in_features: {last}",
+            hint=f"drop in_features to infer it, or set in_features: {last}", arg="in_features",
         )
     params = last * p.out_features + (p.out_features if p.bias else 0)
     return LayerShape(
@@ -51,15 +51,15 @@ def infer_flatten(p, shape, ctx: ShapeContext) -> LayerShape:
     for what, d in (("start_dim", p.start_dim), ("end_dim", p.end_dim)):
         if not -rank <= d < rank:
             ctx.fail(f"{what} {d} is out of range for the batched input of {rank} dims, {ctx.input_text()}",
-                     hint=f"{what} between {-rank} and {rank - 1}")
+                     hint=f"{what} between {-rank} and {rank - 1}", arg=what)
         dims.append(d + rank if d < 0 else d)
     start, end = dims
     if start > end:
         ctx.fail(f"start_dim {p.start_dim} comes after end_dim {p.end_dim} for {rank} batched dims",
-                 hint="start_dim: 1, end_dim: -1 flattens everything but the batch")
+                 hint="start_dim: 1, end_dim: -1 flattens everything but the batch", arg=("start_dim", "end_dim"))
     if start == 0:
         ctx.fail("flattening the batch dim (start_dim 0) mixes samples together",
-                 hint="start_dim: 1 keeps the batch separate")
+                 hint="start_dim: 1 keeps the batch separate", arg="start_dim")
     batched = [None, *shape]
     out = [*batched[1:start], product(batched[start : end + 1]), *batched[end + 1 :]]
     return LayerShape(shape=tuple(out), kwargs=p.kwargs())
@@ -73,22 +73,23 @@ class UnflattenParams(LayerParams):
 def infer_unflatten(p, shape, ctx: ShapeContext) -> LayerShape:
     rank = len(shape) + 1
     if not -rank <= p.dim < rank or (p.dim % rank) == 0:
-        ctx.fail(f"dim {p.dim} must name a per-sample dim (1..{rank - 1}), {ctx.input_text()}")
+        ctx.fail(f"dim {p.dim} must name a per-sample dim (1..{rank - 1}), {ctx.input_text()}", arg="dim")
     d = p.dim % rank
     size = ctx.concrete(shape[d - 1], f"the size of dim {p.dim}")
     sizes = list(p.unflattened_size)
     if sizes.count(-1) > 1 or any(s < -1 or s == 0 for s in sizes):
-        ctx.fail(f"unflattened_size {sizes} must be positive sizes with at most one -1")
+        ctx.fail(f"unflattened_size {sizes} must be positive sizes with at most one -1", arg="unflattened_size")
     known = 1
     for s in sizes:
         known *= s if s != -1 else 1
     if -1 in sizes:
         if size % known:
-            ctx.fail(f"cannot unflatten {size} into {sizes}: {size} is not divisible by {known}")
+            ctx.fail(f"cannot unflatten {size} into {sizes}: {size} is not divisible by {known}",
+                     arg="unflattened_size")
         sizes[sizes.index(-1)] = size // known
     elif known != size:
         ctx.fail(f"unflattened_size {fmt_shape(sizes)} has {known} elements, but dim {p.dim} has {size}",
-                 hint=f"the sizes must multiply to {size}")
+                 hint=f"the sizes must multiply to {size}", arg="unflattened_size")
     out = [*shape[: d - 1], *sizes, *shape[d:]]
     return LayerShape(shape=tuple(out), kwargs=p.kwargs())
 

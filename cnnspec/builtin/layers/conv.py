@@ -45,7 +45,8 @@ def _check_padding_mode(p, ctx: ShapeContext, sizes, pads, names) -> None:
             margin, rule = size - worst + 1, f"{dim} {size} - padding {worst} + 1"
             hint = f"circular padding cannot wrap more than once; use padding <= {size}"
         ctx.require_positive(
-            margin, what=f"the {p.padding_mode} padding margin of the {dim}", arithmetic=f"{rule} = {margin}", hint=hint
+            margin, what=f"the {p.padding_mode} padding margin of the {dim}", arithmetic=f"{rule} = {margin}",
+            hint=hint, arg=("padding", "padding_mode"),
         )
 
 
@@ -56,13 +57,14 @@ def make_infer(n: int):
         if p.in_channels is not None and p.in_channels != c_in:
             ctx.fail(
                 f"in_channels is {p.in_channels} but the input has {c_in} channels, {ctx.input_text()}",
-                hint=f"drop in_channels to infer it, or set in_channels: {c_in}",
+                hint=f"drop in_channels to infer it, or set in_channels: {c_in}", arg="in_channels",
             )
         for what, count in (("in_channels", c_in), ("out_channels", p.out_channels)):
             if count % p.groups:
                 ctx.fail(
                     f"{what} {count} is not divisible by groups {p.groups}",
                     hint=f"groups must divide both {c_in} input and {p.out_channels} output channels",
+                    arg="groups",
                 )
         k, s, d = ntuple(p.kernel_size, n), ntuple(p.stride, n), ntuple(p.dilation, n)
         names = dim_names(n)
@@ -70,7 +72,8 @@ def make_infer(n: int):
         if p.padding == "same":
             if any(x != 1 for x in s):
                 ctx.fail("padding='same' is not supported for strided convolutions (torch refuses it)",
-                         hint="use stride 1, or an explicit padding such as padding: " + str(k[0] // 2))
+                         hint="use stride 1, or an explicit padding such as padding: " + str(k[0] // 2),
+                         arg=("padding", "stride"))
             pads = [same_padding(ki, di) for ki, di in zip(k, d)]
             _check_padding_mode(p, ctx, sizes, pads, names)
             out = tuple(sizes)
@@ -82,7 +85,8 @@ def make_infer(n: int):
                 o = conv_size(size, ki, si, pi, di)
                 hint = conv_fit_hint(size, ki, pi, di, "conv") if isinstance(size, int) else None
                 arithmetic = conv_arithmetic(size, ki, si, pi, di)
-                ctx.require_positive(o, what=f"output {dim}", arithmetic=arithmetic, hint=hint)
+                ctx.require_positive(o, what=f"output {dim}", arithmetic=arithmetic, hint=hint,
+                                     arg=("dilation", "kernel_size") if di > 1 else "kernel_size")
                 out.append(o)
             out = tuple(out)
         weights = p.out_channels * (c_in // p.groups) * product(k)

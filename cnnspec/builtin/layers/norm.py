@@ -26,7 +26,7 @@ def _channels(p, ctx: ShapeContext, field: str, shape) -> int:
     if given is not None and given != c:
         ctx.fail(
             f"{field} is {given} but the input has {c} channels, {ctx.input_text()}",
-            hint=f"drop {field} to infer it, or set {field}: {c}",
+            hint=f"drop {field} to infer it, or set {field}: {c}", arg=field,
         )
     return c
 
@@ -58,7 +58,7 @@ def infer_group_norm(p, shape, ctx: ShapeContext) -> LayerShape:
     c = _channels(p, ctx, "num_channels", shape)
     if c % p.num_groups:
         ctx.fail(f"{c} channels cannot be split into {p.num_groups} groups",
-                 hint="num_groups must divide the channel count " + str(c))
+                 hint="num_groups must divide the channel count " + str(c), arg="num_groups")
     params = 2 * c if p.affine else 0
     return LayerShape(shape=tuple(shape), params=params, macs=params, kwargs=p.kwargs(num_channels=c))
 
@@ -73,12 +73,13 @@ class LayerNormParams(LayerParams):
 def infer_layer_norm(p, shape, ctx: ShapeContext) -> LayerShape:
     norm = [p.normalized_shape] if isinstance(p.normalized_shape, int) else list(p.normalized_shape)
     if not norm or any(isinstance(x, bool) or x < 1 for x in norm):
-        ctx.fail(f"normalized_shape must be positive integers, got {norm}")
+        ctx.fail(f"normalized_shape must be positive integers, got {norm}", arg="normalized_shape")
     tail = list(shape[len(shape) - len(norm):]) if len(norm) <= len(shape) else None
     if tail != norm:
         ctx.fail(
             f"normalized_shape {fmt_shape(norm)} does not match the trailing dims of the input, {ctx.input_text()}",
             hint=f"normalized_shape: {fmt_shape(shape[-len(norm):]) if len(norm) <= len(shape) else fmt_shape(shape)}",
+            arg="normalized_shape",
         )
     count = product(norm)
     params = 0

@@ -68,7 +68,7 @@ def make_pool_infer(n: int, *, input_covers_kernel: bool = False):
             if pi > ki // 2:
                 ctx.fail(
                     f"padding {pi} is more than half of kernel_size {ki} (torch refuses it)",
-                    hint=f"padding <= {ki // 2}, or kernel_size >= {2 * pi}",
+                    hint=f"padding <= {ki // 2}, or kernel_size >= {2 * pi}", arg="padding",
                 )
         lead, sizes = shape[: len(shape) - n], shape[len(shape) - n :]
         out = []
@@ -79,13 +79,14 @@ def make_pool_infer(n: int, *, input_covers_kernel: bool = False):
                     size - ki + 1, what=f"{dim} {size} minus kernel_size {ki} plus 1",
                     arithmetic=f"{size} - {ki} + 1 = {size - ki + 1} (AvgPool3d needs the unpadded input to cover "
                     "the kernel)",
-                    hint=f"kernel_size <= {size}" if isinstance(size, int) else None,
+                    hint=f"kernel_size <= {size}" if isinstance(size, int) else None, arg="kernel_size",
                 )
             hint = None
             if isinstance(size, int):
                 hint = f"kernel_size <= {(size + 2 * pi - 1) // di + 1}, or a larger input."
             ctx.require_positive(
-                o, what=f"output {dim}", arithmetic=pool_arithmetic(size, ki, si, pi, di, p.ceil_mode), hint=hint
+                o, what=f"output {dim}", arithmetic=pool_arithmetic(size, ki, si, pi, di, p.ceil_mode), hint=hint,
+                arg=("dilation", "kernel_size") if di > 1 else "kernel_size",
             )
             out.append(o)
         return LayerShape(
