@@ -1,10 +1,9 @@
-"""Finding, loading and checking plugins; building the registries from them.
+"""Loading plugins and building the registries from them; the process-wide set.
 
-The pytest model: built-in plugins are listed in :data:`BUILTIN_PLUGINS` and
-registered exactly like third-party ones, which come from the ``cnnspec``
-entry-point group of installed distributions. ``-p no:NAME`` disables a
-plugin; ``CNNSPEC_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points except those
-named with ``-p NAME``.
+Plugins are found by :mod:`~cnnspec.plugins.discovery` (built-ins and the
+``cnnspec`` entry points) and checked by :mod:`~cnnspec.plugins.checks`.
+``-p no:NAME`` disables a plugin; ``CNNSPEC_DISABLE_PLUGIN_AUTOLOAD=1`` skips
+entry points except those named with ``-p NAME``.
 
 Unlike plain pluggy, nothing about one plugin stops the others: a plugin that
 fails to import, implements a misspelled hook (pluggy accepts those unless
@@ -14,28 +13,27 @@ returns the wrong objects is recorded as broken, with its distribution and
 error, and contributes nothing. Lookups of names it would have provided say
 so; specs that do not need it never notice.
 
-A plugin name claimed by two sources (two distributions with the same
-entry-point name, or an entry point named like a built-in) is not silently
-resolved by install order: every third-party claimant is registered as
-``NAME@DISTRIBUTION`` and both are reported by ``cnnspec plugins``.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
-import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module, metadata
 from typing import Any
 
 import pluggy
 
 from cnnspec import hookspec
-from cnnspec.exceptions import PluginError
-from cnnspec.names import CONTAINER_KEYWORDS, suggest
+from cnnspec.plugins.checks import Broken, as_list, check_hookimpls, check_item, describe_exception, hook_names
+from cnnspec.plugins.discovery import (
+    BUILTIN_PLUGINS,
+    ENTRY_POINT_GROUP,
+    Candidate,
+    builtin_candidate,
+    entry_point_candidates,
+    module_candidate,
+)
 from cnnspec.plugins.registry import BrokenPlugin, Provider, Registry
 
 __all__ = [
@@ -51,23 +49,7 @@ __all__ = [
     "reset_plugins",
 ]
 
-ENTRY_POINT_GROUP = "cnnspec"
 AUTOLOAD_ENV = "CNNSPEC_DISABLE_PLUGIN_AUTOLOAD"
-
-#: built-in plugin name -> module; each registers through the public hooks
-BUILTIN_PLUGINS: dict[str, str] = {
-    "layers": "cnnspec.builtin.layers",
-    "backbones": "cnnspec.builtin.backbones",
-    "datasets": "cnnspec.builtin.datasets",
-    "transforms": "cnnspec.builtin.transforms",
-    "optim": "cnnspec.builtin.optim",
-    "losses": "cnnspec.builtin.losses",
-    "progress": "cnnspec.builtin.progress",
-    "tensorboard": "cnnspec.builtin.tensorboard",
-    "plots": "cnnspec.builtin.plots",
-    "gradcam": "cnnspec.builtin.gradcam",
-    "checkpointing": "cnnspec.builtin.checkpointing",
-}
 
 #: registry kind -> the hook that fills it
 KINDS: dict[str, str] = {
@@ -79,9 +61,6 @@ KINDS: dict[str, str] = {
     "transform": "cnnspec_transforms",
     "callback": "cnnspec_callbacks",
 }
-
-#: a registered name: no ``:`` (it qualifies names as ``plugin:name``), no spaces
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 LOADED, BROKEN, DISABLED, NOT_LOADED = "loaded", "broken", "disabled", "not loaded"
 
@@ -131,31 +110,6 @@ class PluginInfo:
         }
 
 
-@dataclass
-class _Candidate:
-    """A plugin found before it is imported: an entry point or a module name."""
-
-    name: str
-    module: str
-    builtin: bool
-    claimed_as: str
-    load: Callable[[], Any]
-    distribution: str | None = None
-    version: str | None = None
-    entry_point: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-class _Broken(Exception):
-    """A reason to mark the plugin being registered as broken."""
-
-
-def hook_names() -> list[str]:
-    """Every hook of the contract, in the order :mod:`cnnspec.hookspec` declares them."""
-    return [name for name, obj in vars(hookspec).items()
-            if name.startswith("cnnspec_") and callable(obj)]
-
-
 class PluginSet:
     """A loaded set of plugins and the registries they fill.
 
@@ -184,8 +138,8 @@ class PluginSet:
 
     # -- finding and importing -----------------------------------------------------------
     def _load(self) -> None:
-        candidates = [_builtin(name, module) for name, module in BUILTIN_PLUGINS.items()]
-        candidates += _entry_point_candidates(self.warnings)
+        candidates = [builtin_candidate(name, module) for name, module in BUILTIN_PLUGINS.items()]
+        candidates += entry_point_candidates(self.warnings)
         wanted = set(self.enabled)
         for cand in candidates:
             if self._selected(cand, self.disabled):
@@ -197,26 +151,26 @@ class PluginSet:
         for name in self.enabled:
             if name in self.disabled or any(self._selected(c, {name}) for c in candidates):
                 continue
-            self._import(_module_candidate(name, candidates))
+            self._import(module_candidate(name, candidates))
         self.pm.check_pending()  # every plugin was checked on its own; this must hold
 
     @staticmethod
-    def _selected(cand: _Candidate, names: Iterable[str]) -> bool:
+    def _selected(cand: Candidate, names: Iterable[str]) -> bool:
         names = set(names)
         return cand.name in names or cand.claimed_as in names
 
-    def _skip(self, cand: _Candidate, status: str, why: str) -> None:
+    def _skip(self, cand: Candidate, status: str, why: str) -> None:
         info = self._info(cand)
         info.status = status
         info.notes.append(why)
 
-    def _info(self, cand: _Candidate) -> PluginInfo:
+    def _info(self, cand: Candidate) -> PluginInfo:
         info = PluginInfo(cand.name, cand.module, cand.builtin, cand.distribution, cand.version,
                           cand.entry_point, notes=list(cand.notes))
         self.info[cand.name] = info
         return info
 
-    def _import(self, cand: _Candidate) -> None:
+    def _import(self, cand: Candidate) -> None:
         info = self._info(cand)
         try:
             plugin = cand.load()
@@ -227,50 +181,18 @@ class PluginSet:
             raise KeyboardInterrupt(
                 f"while importing plugin '{cand.name}'{dist}; skip it with -p no:{cand.name}") from None
         except (Exception, SystemExit) as exc:  # a broken plugin must not stop the others
-            self._mark_broken(info, f"cannot import {cand.module}: {_describe_exception(exc)}")
+            self._mark_broken(info, f"cannot import {cand.module}: {describe_exception(exc)}")
             return
         try:
             other = self.pm.get_name(plugin)
             if other is not None:
-                raise _Broken(f"{cand.module} is already registered as plugin '{other}'")
-            self._check_hookimpls(plugin)
+                raise Broken(f"{cand.module} is already registered as plugin '{other}'")
+            check_hookimpls(self.pm, plugin)
             self.pm.register(plugin, name=cand.name)
-        except _Broken as exc:
+        except Broken as exc:
             self._mark_broken(info, str(exc))
         except (pluggy.PluginValidationError, ValueError) as exc:
             self._mark_broken(info, " ".join(str(exc).split()))
-
-    def _check_hookimpls(self, plugin: Any) -> None:
-        """Unknown hooks and unknown arguments, each with the nearest real name.
-
-        pluggy would accept a misspelled hook silently (until ``check_pending``,
-        which stops at the first offender of all plugins) and reject an unknown
-        argument with a message that does not say what the hook takes.
-        """
-        known = hook_names()
-        for attr in dir(plugin):
-            opts = self.pm.parse_hookimpl_opts(plugin, attr)
-            if opts is None:
-                continue
-            function = getattr(plugin, attr)
-            where = _where(function)
-            hook = opts.get("specname") or attr
-            if hook not in known:
-                if opts.get("optionalhook"):
-                    continue
-                close = suggest(hook, known, n=1)
-                raise _Broken(
-                    f"'{hook}'{where} is not a cnnspec hook"
-                    + (f"; did you mean '{close[0]}'?" if close else f" (hooks: {', '.join(known)})")
-                )
-            spec_args = _required_args(getattr(hookspec, hook))
-            for arg in _required_args(function):
-                if arg in spec_args:
-                    continue
-                close = suggest(arg, spec_args, n=1)
-                takes = f"takes ({', '.join(spec_args)})" if spec_args else "takes no arguments"
-                fix = f"did you mean '{close[0]}'?" if close else f"remove '{arg}'"
-                raise _Broken(f"hook '{hook}'{where} asks for argument '{arg}', but {hook} {takes}; {fix}")
 
     def _mark_broken(self, info: PluginInfo, error: str, provides: Mapping[str, tuple[str, ...]] | None = None) -> None:
         info.status = BROKEN
@@ -317,17 +239,17 @@ class PluginSet:
                     continue
                 try:
                     result = impl.function()
-                    found = _as_list(result, expected, hook)
-                except _Broken as exc:
+                    found = as_list(result, expected, hook)
+                except Broken as exc:
                     problems.append(str(exc))
                     continue
                 except Exception as exc:
-                    problems.append(f"hook {hook} raised {_describe_exception(exc)}")
+                    problems.append(f"hook {hook} raised {describe_exception(exc)}")
                     continue
                 items.setdefault(kind, []).extend(found)
             seen: dict[str, str] = {}
             for item in items.get(kind, []):
-                problem = _check_item(kind, item, hook)
+                problem = check_item(kind, item, hook)
                 if problem:
                     problems.append(problem)
                     continue
@@ -365,183 +287,6 @@ class PluginSet:
             if found:
                 out[kind] = found
         return out
-
-
-# -- candidates ----------------------------------------------------------------------------
-def _builtin(name: str, module: str) -> _Candidate:
-    return _Candidate(name, module, True, name, lambda: import_module(module),
-                      distribution="cnnspec", version=_own_version())
-
-
-def _own_version() -> str | None:
-    from cnnspec._version import __version__
-
-    return __version__
-
-
-def _group_entry_points(problems: list[str]) -> list[metadata.EntryPoint]:
-    """Entry points of group ``cnnspec``, first distribution on ``sys.path`` winning.
-
-    The standard library's scan reads only ``entry_points.txt`` files (fast);
-    if one distribution's metadata is unreadable it raises for all of them, so
-    then each distribution is read on its own, and an unreadable one is
-    skipped and described in ``problems``.
-    """
-    try:
-        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
-    except Exception:
-        pass
-    seen: set[str] = set()
-    found = []
-    for dist in metadata.distributions():
-        where = getattr(dist, "_path", None) or dist
-        try:
-            key = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
-            eps = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
-        except Exception as exc:
-            problems.append(f"the metadata of {where} is unreadable ({type(exc).__name__}: {exc}); "
-                            "its plugins, if any, are skipped — reinstall that distribution")
-            continue
-        if key and key not in seen:
-            seen.add(key)
-            found.extend(eps)
-    return found
-
-
-def _entry_point_candidates(problems: list[str]) -> list[_Candidate]:
-    found: list[_Candidate] = []
-    for ep in _group_entry_points(problems):
-        dist = ep.dist
-        name = version = None
-        if dist is not None:
-            try:
-                name, version = dist.metadata["Name"], dist.version
-            except Exception:
-                pass
-        found.append(_Candidate(ep.name, ep.value, False, ep.name, ep.load, distribution=name,
-                                version=version, entry_point=f"{ep.name} = {ep.value}"))
-    found.sort(key=lambda c: (c.name, (c.distribution or "").lower()))
-    by_name: dict[str, list[_Candidate]] = {}
-    for cand in found:
-        by_name.setdefault(cand.name, []).append(cand)
-    for name, claimants in by_name.items():
-        builtin = name in BUILTIN_PLUGINS
-        if len(claimants) == 1 and not builtin:
-            continue
-        others = [f"distribution {c.distribution}" for c in claimants]
-        if builtin:
-            others.insert(0, "cnnspec (built-in)")
-        for i, cand in enumerate(claimants):
-            cand.name = f"{name}@{cand.distribution or i + 1}"
-            cand.notes.append(
-                f"the plugin name '{name}' is claimed by {' and '.join(others)}; registered as "
-                f"'{cand.name}' (rename the entry point to give it a name of its own)"
-            )
-    return found
-
-
-def _module_candidate(name: str, candidates: list[_Candidate]) -> _Candidate:
-    """``-p NAME`` for a name that is no entry point: an importable module, like pytest."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        known = sorted({c.claimed_as for c in candidates} | {c.name for c in candidates})
-        close = suggest(name, known, n=1)
-        raise PluginError(
-            f"-p {name}: no plugin named '{name}' (no entry point in group '{ENTRY_POINT_GROUP}' "
-            "and no importable module of that name)"
-            + (f"; did you mean '{close[0]}'?" if close else ""),
-            hint=f"installed plugins: {', '.join(known) or '(none)'}",
-        )
-    return _Candidate(name, name, False, name, lambda: import_module(name))
-
-
-# -- checks ----------------------------------------------------------------------------------
-def _as_list(result: Any, expected: type, hook: str) -> list[Any]:
-    if result is None:
-        return []
-    if isinstance(result, expected):
-        raise _Broken(f"hook {hook} returned a single {expected.__name__}; return a list of them")
-    if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
-        raise _Broken(f"hook {hook} returned {type(result).__name__} {_short(result)}, "
-                      f"expected a list of {expected.__name__} objects")
-    items = list(result)
-    for item in items:
-        if not isinstance(item, expected):
-            name = getattr(item, "name", None)
-            shown = repr(name) if isinstance(name, str) else _short(item)
-            raise _Broken(f"hook {hook} returned a {type(item).__name__} ({shown}) in its list, "
-                          f"expected {expected.__name__} objects")
-    return items
-
-
-def _check_item(kind: str, item: Any, hook: str) -> str | None:
-    """Why a returned definition cannot be registered, or ``None``."""
-    from pydantic import BaseModel
-
-    from cnnspec.layer import LayerParams
-
-    name = item.name
-    label = f"hook {hook}: {kind} {name!r}"
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        return (f"{label}: a name starts with a letter or _ and has only letters, digits, _ . - "
-                "(':' is reserved for plugin:name)")
-    if kind == "layer":
-        if name.lower() in CONTAINER_KEYWORDS:
-            return f"{label}: '{name.lower()}' is a container keyword of the spec language; choose another name"
-        if not (isinstance(item.params, type) and issubclass(item.params, LayerParams)):
-            return f"{label}: params must be a subclass of cnnspec.layer.LayerParams, got {_short(item.params)}"
-        for attr in ("infer", "build"):
-            if not callable(getattr(item, attr)):
-                return f"{label}: {attr} must be callable, got {_short(getattr(item, attr))}"
-        return None
-    factory = item.factory
-    if isinstance(factory, str):
-        module, sep, attr = factory.partition(":")
-        if not sep or not module or not attr:
-            return f"{label}: a factory given by name is 'module:attribute', got {factory!r}"
-    elif not callable(factory):
-        return f"{label}: factory must be callable or a 'module:attribute' string, got {_short(factory)}"
-    if item.params is not None and not (isinstance(item.params, type) and issubclass(item.params, BaseModel)):
-        return f"{label}: params must be a pydantic model class or None, got {_short(item.params)}"
-    return None
-
-
-def _required_args(function: Any) -> list[str]:
-    """Arguments pluggy will pass by name: those without defaults (``self`` excluded)."""
-    try:
-        sig = inspect.signature(function)
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
-
-
-def _where(function: Any) -> str:
-    try:
-        code = inspect.unwrap(function).__code__
-    except AttributeError:
-        return ""
-    return f" (at {code.co_filename}:{code.co_firstlineno})"
-
-
-def _describe_exception(exc: BaseException) -> str:
-    """``Type: message (at file:line)``, pointing at the innermost frame that raised."""
-    text = f"{type(exc).__name__}: {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (at {last.filename}:{last.lineno})"
-    return text
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- the process-wide set ----------------------------------------------------------------------

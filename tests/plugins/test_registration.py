@@ -166,9 +166,9 @@ def test_the_same_module_under_two_names_is_reported(tmp_path, monkeypatch):
     (tmp_path / "cnnspec_t_twice.py").write_text("")
     plugins = PluginSet(autoload=False, enabled=["cnnspec_t_twice"])
     assert plugins.info["cnnspec_t_twice"].status == "loaded"
-    from cnnspec.plugins.manager import _Candidate
+    from cnnspec.plugins.discovery import Candidate
 
-    plugins._import(_Candidate("again", "cnnspec_t_twice", False, "again", lambda: __import__("cnnspec_t_twice")))
+    plugins._import(Candidate("again", "cnnspec_t_twice", False, "again", lambda: __import__("cnnspec_t_twice")))
     assert plugins.info["again"].error == "cnnspec_t_twice is already registered as plugin 'cnnspec_t_twice'"
 
 

@@ -10,7 +10,6 @@ layer's arithmetic and the backbone's minimum size.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -73,22 +72,6 @@ def min_size(model: str, plugins: Any) -> int:
     return max(trace.min_size.values(), default=1)
 
 
-_LABEL = re.compile(r"^\S+ (\S+ '[^']*')(?:: (.*))?$", re.DOTALL)
-
-
-def _without_path(text: str) -> str:
-    """``model[0].sequential.layers[3] maxpool2d 'pool2': what`` -> ``maxpool2d 'pool2': what``.
-
-    Inner errors and constraints are labelled with paths into the generated
-    description, which the user never wrote; the layer type and name say
-    enough.
-    """
-    m = _LABEL.match(text)
-    if not m:
-        return text
-    return m.group(1) + (f": {m.group(2)}" if m.group(2) is not None else "")
-
-
 def infer_backbone(p: BackboneParams, shape: Any, ctx: ShapeContext) -> LayerShape:
     from cnnspec.exceptions import ShapeError
     from cnnspec.plugins.manager import get_plugins
@@ -114,9 +97,12 @@ def infer_backbone(p: BackboneParams, shape: Any, ctx: ShapeContext) -> LayerSha
     try:
         trace = infer_shapes(inner, input_shape=tuple(shape))
     except ShapeError as exc:
-        ctx.fail(f"{p.model} cannot take {fmt_shape(shape)}: at {_without_path(exc.message)}", hint=size_hint)
+        # inner errors are labelled with paths into the generated description, which the user never
+        # wrote: the layer's type and name say enough
+        at = f"{exc.subject}: {exc.detail}" if exc.subject else exc.message
+        ctx.fail(f"{p.model} cannot take {fmt_shape(shape)}: at {at}", hint=size_hint)
     for c in trace.constraints:
-        what = f"{c.what} at {_without_path(c.label)} inside {p.model}"
+        what = f"{c.what} at {c.subject or c.label} inside {p.model}"
         if c.op == ">=":
             value = c.lhs if c.rhs == 1 else c.lhs - c.rhs + 1
             ctx.require_positive(value, what=what, arithmetic=f"{c.lhs} >= {c.rhs}", hint=size_hint)
