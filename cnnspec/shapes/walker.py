@@ -12,123 +12,22 @@ by exact evaluation.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cnnspec.exceptions import Location, ShapeError, SpecError
 from cnnspec.layer import Constraint, LayerShape, LayerType, ShapeContext, fmt_shape
 from cnnspec.load.reader import format_path
+from cnnspec.shapes.solver import MAX_SOLVE_SIZE, solve_min_size
+from cnnspec.shapes.trace import LayerInfo, Shape, ShapeTrace
 from cnnspec.spec import LayerNode, Spec
-from cnnspec.symbolic import Dim, Expr, evaluate, free_symbols, product, symbol
+from cnnspec.symbolic import Dim, Expr, evaluate, free_symbols, symbol
 
-__all__ = ["LayerInfo", "ShapeTrace", "infer_shapes"]
+__all__ = ["MAX_SOLVE_SIZE", "LayerInfo", "ShapeTrace", "check_size", "infer_shapes"]
 
-Shape = tuple[Dim, ...]
 RFState = tuple[tuple[int, int], ...] | Literal["global"]
 
-#: largest size tried when solving symbolic dims
-MAX_SOLVE_SIZE = 1 << 16
 #: most layers a spec may unroll to (nested repeats multiply)
 MAX_LAYERS = 20_000
-
-
-@dataclass
-class LayerInfo:
-    """One module of the model, as inference sees it.
-
-    ``name`` is the module's own name, ``qualname`` its dotted path in the
-    built model (``features.conv1``). ``kind`` is ``"layer"`` or a container
-    keyword; ``role`` marks the synthetic blocks containers add (``body``,
-    ``shortcut``, ``branch``, ``repeat``).
-    """
-
-    name: str
-    qualname: str
-    path: str
-    kind: str
-    type: str
-    input_shape: Shape
-    output_shape: Shape
-    params: int
-    macs: Dim
-    rf: tuple[int, ...] | Literal["global"]
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    children: list[LayerInfo] = field(default_factory=list)
-    layer_type: LayerType | None = None
-    depth: int = 0
-    location: Location | None = None
-    role: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    #: the layer's path in the spec document (``("model", 3)``); ``()`` for synthetic blocks
-    spec_path: tuple[str | int, ...] = ()
-    #: parameters with ``requires_grad`` (``None``: all of ``params``)
-    trainable: int | None = None
-
-    @property
-    def trainable_params(self) -> int:
-        if self.is_leaf:
-            return self.params if self.trainable is None else self.trainable
-        return sum(c.trainable_params for c in self.children)
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.kind == "layer"
-
-    @property
-    def activation_numel(self) -> Dim:
-        return product(self.output_shape)
-
-
-@dataclass
-class ShapeTrace:
-    """The result of :func:`infer_shapes` for one spec."""
-
-    spec: Spec
-    input_shape: Shape
-    output_shape: Shape
-    layers: list[LayerInfo]
-    constraints: list[Constraint] = field(default_factory=list)
-    min_size: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def params(self) -> int:
-        return sum(info.params for info in self.layers)
-
-    @property
-    def trainable_params(self) -> int:
-        return sum(info.trainable_params for info in self.layers)
-
-    @property
-    def macs(self) -> Dim:
-        total: Dim = 0
-        for info in self.walk():
-            if info.is_leaf:
-                total = total + info.macs
-        return total
-
-    @property
-    def symbols(self) -> list[str]:
-        return [d for d in self.spec.input if isinstance(d, str)]
-
-    def walk(self) -> Iterator[LayerInfo]:
-        """Every module, depth-first, containers before their children."""
-
-        def rec(infos: Sequence[LayerInfo]) -> Iterator[LayerInfo]:
-            for info in infos:
-                yield info
-                yield from rec(info.children)
-
-        return rec(self.layers)
-
-    def leaves(self) -> list[LayerInfo]:
-        return [info for info in self.walk() if info.is_leaf]
-
-    def find(self, qualname: str) -> LayerInfo:
-        for info in self.walk():
-            if info.qualname == qualname:
-                return info
-        known = ", ".join(i.qualname for i in self.walk())
-        raise SpecError(f"no layer named '{qualname}'", hint=f"layers: {known}")
 
 
 def _rf_start(shape: Shape) -> RFState:
@@ -399,43 +298,6 @@ def check_size(spec: Spec, env: Mapping[str, int]) -> SpecError | None:
     return None
 
 
-def _solve(spec: Spec, trace: ShapeTrace) -> dict[str, int]:
-    """The smallest sizes that satisfy every constraint (validity upward-closed
-    in each dim is assumed for the search and then verified)."""
-    symbols = trace.symbols
-    n, last_error = 1, None
-    while n <= MAX_SOLVE_SIZE:
-        last_error = check_size(spec, dict.fromkeys(symbols, n))
-        if last_error is None:
-            break
-        n *= 2
-    else:
-        assert last_error is not None
-        loc = spec.document.locate(("input",))
-        raise ShapeError(
-            f"no input size up to {MAX_SOLVE_SIZE} satisfies the layers; with "
-            f"{' = '.join(symbols)} = {MAX_SOLVE_SIZE}: {last_error.message}",
-            location=last_error.location or loc, path=last_error.path, key=last_error.key, hint=last_error.hint,
-        )
-    high = n
-    out = {}
-    for sym in symbols:
-        lo, hi = 0, high  # hi valid, lo invalid (0 is never a size)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            env = dict.fromkeys(symbols, high)
-            env[sym] = mid
-            if check_size(spec, env) is None:
-                hi = mid
-            else:
-                lo = mid
-        out[sym] = hi
-    if check_size(spec, out) is not None:
-        # sizes interact (e.g. parity constraints): fall back to the common size found
-        return dict.fromkeys(symbols, high)
-    return out
-
-
 def infer_shapes(spec: Spec, *, input_shape: Sequence[Dim | str] | None = None) -> ShapeTrace:
     """Infer every layer's shape, parameters and MACs; raise ShapeError if
     torch would fail on the stack.
@@ -447,7 +309,8 @@ def infer_shapes(spec: Spec, *, input_shape: Sequence[Dim | str] | None = None) 
     try:
         trace = _run(spec, shape)
         if any(isinstance(d, Expr) for d in shape) and input_shape is None:
-            trace.min_size = _solve(spec, trace)
+            trace.min_size = solve_min_size(trace.symbols, lambda env: check_size(spec, env),
+                                            spec.document.locate(("input",)))
     except SpecError as exc:
         if exc.spec is None and input_shape is None:
             exc.spec = spec  # whoever reports it can search fix-its from the spec
