@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnspec import _moved
 from cnnspec._version import __version__
 from cnnspec.exceptions import CnnspecError, PluginError, ShapeError, SpecError
 from cnnspec.hookspec import hookimpl
@@ -15,6 +16,8 @@ from cnnspec.hookspec import hookimpl
 if TYPE_CHECKING:
     from cnnspec.shapes.walker import ShapeTrace
     from cnnspec.spec import Spec
+
+_moved.install()  # old module paths keep working for one release
 
 __all__ = [
     "CnnspecError",
