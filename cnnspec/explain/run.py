@@ -352,17 +352,15 @@ def grad_cam(model: nn.Module, layer: str, inputs: torch.Tensor, target: Any = N
 def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], Path]:
     """``(state_dict, checkpoint, file)`` from a cnnspec checkpoint, a run directory or a plain state dict.
 
-    Everything goes through :func:`cnnspec.checkpoint.load_checkpoint`
-    (manifest hash, container and pickle checks, ``weights_only=True``); a
-    run directory gives its newest valid checkpoint.
+    Read by :func:`cnnspec.build.weights.read_weights`, through
+    :func:`cnnspec.checkpoint.open_checkpoint` (manifest hash, container and
+    pickle checks, ``weights_only=True``); a run directory gives its newest
+    valid checkpoint.
     """
-    from cnnspec import checkpoint as ckpt
+    from cnnspec.build.weights import read_weights
 
-    path, loaded = ckpt.open_checkpoint(path)
-    state = loaded.get("model", loaded)
-    if not isinstance(state, dict):
-        raise CnnspecError(f"{path}: its 'model' entry is a {type(state).__name__}, not a state dict")
-    return state, loaded, path
+    weights = read_weights(path)
+    return weights.state, weights.held, weights.path
 
 
 def checkpoint_classes(checkpoint: dict[str, Any], path: Path) -> list[str] | None:
@@ -498,7 +496,7 @@ class ExplainResult:
 def explain(spec: Spec, state_dict: dict[str, Any], inputs: torch.Tensor, *, output: str | Path,
             layer: str | None = None, display: torch.Tensor | None = None, names: Sequence[str] | None = None,
             labels: Sequence[int | None] | None = None, class_names: Sequence[str] | None = None,
-            target: str = "pred", device: Any = "cpu") -> ExplainResult:
+            target: str = "pred", device: Any = "cpu", source: str | Path | None = None) -> ExplainResult:
     """Grad-CAM overlays of ``inputs`` (preprocessed) with the spec's model and the given weights.
 
     Writes one overlay per image (``<name>.png``), a grid of all of them
@@ -506,19 +504,20 @@ def explain(spec: Spec, state_dict: dict[str, Any], inputs: torch.Tensor, *, out
     its probability, the true class when known). ``display`` (images in
     [0, 1]) is drawn under the heat maps; without it each input is stretched
     to its own range. ``target="true"`` explains the true classes instead.
+    ``source`` names the file the weights came from, for the error when they
+    do not fit the model.
     """
     import torch
 
     from cnnspec.build import build_from_trace
+    from cnnspec.build.weights import fit_state
     from cnnspec.explain import pictures as viz
     from cnnspec.shapes.walker import infer_shapes
 
     trace = infer_shapes(spec)
     info = resolve_layer(trace, layer) if layer else default_cam_layer(trace)
     model = build_from_trace(trace)
-    problem = _fit_state(model, state_dict)
-    if problem:
-        raise CnnspecError(f"the checkpoint does not fit the spec's model: {problem}")
+    fit_state(model, state_dict, source=source)
     model.to(device)
     count = len(inputs)
     names = list(names) if names is not None else [f"image_{i:03d}" for i in range(count)]
@@ -559,19 +558,3 @@ def explain(spec: Spec, state_dict: dict[str, Any], inputs: torch.Tensor, *, out
     (out / "gradcam.json").write_text(json.dumps(report, indent=2) + "\n")
     written.append(out / "gradcam.json")
     return ExplainResult(layer=info, files=written, rows=rows)
-
-
-def _fit_state(model: nn.Module, state_dict: dict[str, Any]) -> str | None:
-    """Why ``state_dict`` cannot be loaded into ``model`` (``None`` once it is loaded)."""
-    own = model.state_dict()
-    problems = [f"{k} is {list(v.shape)} in the checkpoint but {list(own[k].shape)} in the model"
-                for k, v in state_dict.items() if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    for label, keys in (("missing", missing), ("unexpected", unexpected)):
-        if keys:
-            problems.append(f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}")
-    if problems:
-        return "; ".join(problems[:3])
-    model.load_state_dict(state_dict)
-    return None
