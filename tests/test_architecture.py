@@ -35,7 +35,7 @@ MAX_TOP_LEVEL_MODULES = 15
 MAX_LINES = 400
 #: modules still waiting for their split (this set only shrinks)
 OVERSIZE = {"cnnspec.analysis.fixits", "cnnspec.callbacks.tensorboard", "cnnspec.engine.trainer",
-            "cnnspec.load.compose", "cnnspec.plugins.manager", "cnnspec.shapes.walker", "cnnspec.testing.layers"}
+            "cnnspec.load.compose", "cnnspec.plugins.manager", "cnnspec.shapes.walker"}
 
 
 def _modules() -> dict[str, Path]:
