@@ -160,6 +160,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("reset-connection-named", "a worker that dies mid-handover is named, and its loader shut down",
              (("                dead = _dead(workers)\n", "                dead = None\n"),),
              ("tests/data/test_data_workers.py::test_a_reset_connection_from_a_dead_worker_names_the_worker",)),
+    Mutation("weights-fit", "weights that do not fit the model are refused, naming the differences, before any load",
+             (("    check_fit(model.state_dict(), state, source=source, subject=subject, hint=hint, "
+               "keep=keep)\n", ""),),
+             ("tests/test_weights.py::test_fit_state_loads_all_or_nothing",)),
 ]
 
 

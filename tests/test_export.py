@@ -88,7 +88,10 @@ def test_a_checkpoint_of_another_spec_is_refused(trained, capsys):
     rc = main(["export", str(SPECS / "seed004_simplecnn.yaml"), "--checkpoint", str(ckpt)])
     err = capsys.readouterr().err
     assert rc == 2
-    assert "does not fit the spec's model: missing conv3.weight" in err
+    assert f"the weights in {ckpt} do not fit the spec's model: 2 missing keys, 7 shape mismatches\n" in err
+    assert "  missing (in the model, not in the file): conv3.weight, conv3.bias\n" in err
+    assert "  shape mismatch: conv1.weight is [20, 3, 5, 5] in the file, [32, 3, 3, 3] in the model\n" in err
+    assert "  ... and 4 more shape mismatches\n  Hint: were these weights trained from this spec?" in err
     assert "Traceback" not in err
 
 

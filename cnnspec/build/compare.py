@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnspec.build import build_from_trace
-from cnnspec.shapes.walker import ShapeTrace, infer_shapes
 from cnnspec.layer import fmt_shape
 from cnnspec.shapes.report import human
+from cnnspec.shapes.walker import ShapeTrace, infer_shapes
 
 __all__ = ["Comparison", "compare"]
 

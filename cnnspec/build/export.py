@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnspec.build.weights import fit_state, read_weights
 from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.spec import Spec
 
@@ -79,47 +80,15 @@ class ExportReport:
         }
 
 
-def _state_dict_of(obj: Any, path: str) -> Mapping[str, Any]:
-    import torch
-
-    if isinstance(obj, Mapping):
-        inner = obj.get("model")
-        if isinstance(inner, Mapping) and all(isinstance(v, torch.Tensor) for v in inner.values()):
-            return inner
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise ExportError(f"{path}: neither a state_dict nor a checkpoint with a 'model' state_dict")
-
-
 def load_weights(model: Any, checkpoint: str | Path) -> str:
     """Load a checkpoint (file or run directory) into ``model``; returns where from.
 
     The state_dict must fit the model exactly: a checkpoint of another spec is
-    an error naming the first differences, not a silent partial load.
+    refused with :func:`cnnspec.build.weights.fit_state`'s message, not loaded partially.
     """
-    from cnnspec.checkpoint import open_checkpoint
-
-    found, obj = open_checkpoint(checkpoint)
-    source = str(found)
-    state = _state_dict_of(obj, source)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{k} is {list(state[k].shape)} in the checkpoint, {list(own[k].shape)} in the model")
-        raise ExportError(f"{source} does not fit the spec's model: " + "; ".join(parts)
-                          + " (was it trained from this spec? `cnnspec diff` compares two specs)")
-    model.load_state_dict(state, strict=True)
-    epoch = obj.get("meta", {}).get("epoch") if isinstance(obj.get("meta"), Mapping) else None
-    return source + (f" (epoch {epoch})" if epoch is not None else "")
+    weights = read_weights(checkpoint)
+    fit_state(model, weights.state, source=weights.path)
+    return weights.describe()
 
 
 def _fixed_input(spec: Spec) -> tuple[int, ...]:

@@ -126,26 +126,21 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     """A model state dict from a checkpoint file, a run directory (its newest
     valid checkpoint) or a plain ``torch.save``'d state dict.
 
-    Always through :func:`cnnspec.checkpoint.open_checkpoint`: hash, container
-    and pickle checks, then ``weights_only=True`` — a file that would run code
-    when unpickled is refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
+    Always through :func:`cnnspec.checkpoint.open_checkpoint` (see
+    :func:`cnnspec.build.weights.read_weights`): hash, container and pickle
+    checks, then ``weights_only=True`` — a file that would run code when
+    unpickled is refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.
     """
-    from cnnspec.checkpoint import open_checkpoint
+    from cnnspec.build.weights import read_weights
 
-    path, state = open_checkpoint(path)
-    if isinstance(state, dict) and isinstance(state.get("trainer"), dict) and "model" in state["trainer"]:
-        state = state["trainer"]
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise CnnspecError(f"checkpoint {path} holds no model weights")
-    return state
+    return read_weights(path).state
 
 
 def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = (), device: str | None = None,
              split: str = "test", data: Any = None) -> dict[str, Any]:
     """Metrics of the spec's model with the checkpoint's weights on ``split``."""
     from cnnspec.build import build_from_trace
+    from cnnspec.build.weights import fit_state, read_weights
     from cnnspec.engine.components import build_loss
     from cnnspec.shapes.walker import infer_shapes
 
@@ -153,12 +148,8 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
     dev = select_device(device or (spec.train.device if spec.train else "auto"))
     trace = infer_shapes(spec)
     model = build_from_trace(trace)
-    weights = load_weights(checkpoint)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CnnspecError(f"checkpoint {checkpoint} does not fit this spec's model: "
-                           f"{str(exc).splitlines()[0]} {' '.join(str(exc).split()[-12:])}") from None
+    weights = read_weights(checkpoint)
+    fit_state(model, weights.state, source=weights.path)
     model.to(dev)
     if data is None:
         from cnnspec.data import build_data

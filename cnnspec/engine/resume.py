@@ -167,24 +167,18 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
 
 
 def check_weights_fit(spec: Any, weights: Any, path: Path) -> None:
-    """A :class:`SpecError` naming the first parameter whose shape the new spec changed."""
+    """A :class:`~cnnspec.build.weights.WeightsMismatchError` when the new spec's model does not fit the weights."""
     import torch
 
     from cnnspec.build import build_model
+    from cnnspec.build.weights import check_fit
 
     if not isinstance(weights, Mapping):
         raise CnnspecError(f"{path}: the checkpoint holds no model weights")
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(spec).state_dict().items()}
-    saved = {k: tuple(v.shape) for k, v in weights.items()}
-    problems = [f"{k}: missing from the checkpoint" for k in expected if k not in saved]
-    problems += [f"{k}: not in the new model" for k in saved if k not in expected]
-    problems += [f"{k}: {list(saved[k])} in the checkpoint, {list(v)} now" for k, v in expected.items()
-                 if k in saved and saved[k] != v]
-    if problems:
-        shown = "\n  ".join(problems[:8]) + (f"\n  ... and {len(problems) - 8} more" if len(problems) > 8 else "")
-        raise SpecError(f"cannot resume from {path.name}: the changed model does not fit its weights:\n  {shown}",
-                        hint="keep the layers' shapes when resuming with --force, or train anew")
+        expected = build_model(spec).state_dict()
+    check_fit(expected, weights, source=path, subject="the changed spec's model",
+              hint="--force keeps the weights, so the layers' shapes must stay as they were; or train anew")
 
 
 def resume(run_dir: str | Path, *, spec: Any = None, overrides: Sequence[str] = (), force: bool = False,

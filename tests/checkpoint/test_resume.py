@@ -145,8 +145,9 @@ def test_force_continues_with_the_new_spec(tmp_path: Path, reference: dict, stop
 
 def test_force_refuses_a_model_whose_weights_do_not_fit(tmp_path: Path, stopped) -> None:
     run = _copy(stopped, 6, tmp_path)
-    with pytest.raises(SpecError, match=r"(?s)does not fit its weights:\n  conv1\.weight: \[6, 1, 3, 3\] in the "
-                                        r"checkpoint, \[8, 1, 3, 3\] now"):
+    with pytest.raises(SpecError, match=r"\.pt do not fit the changed spec's model: 3 shape mismatches\n  shape "
+                                        r"mismatch: conv1\.weight is \[6, 1, 3, 3\] in the file, \[8, 1, 3, 3\] in "
+                                        r"the model\n"):
         find_resume_point(run, overrides=["model[0].conv2d.out_channels=8"], force=True)
 
 

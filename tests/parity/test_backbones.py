@@ -184,14 +184,20 @@ def test_weights_errors_are_spec_errors(resnet18_weights, tmp_path):
     path, _ = resnet18_weights
     with pytest.raises(SpecError, match=r"weights file 'nowhere\.pth' not found"):
         build_model(spec_for("resnet18", weights="nowhere.pth"))
-    with pytest.raises(SpecError, match=r"do not fit torchvision's ResNet: missing 96 keys \(layer1\.2\."):
+    with pytest.raises(SpecError, match=r"resnet18\.pth do not fit torchvision's ResNet: 96 missing keys\n  missing "
+                                        r"\(in the model, not in the file\): layer1\.2\.conv1\.weight, .* and 92 more"):
         build_model(spec_for("resnet34", weights=str(path)))
-    with pytest.raises(SpecError, match=r"2 shape mismatches \(fc\.bias: file \[1000\], model \[7\]\)"):
+    with pytest.raises(SpecError, match=r"ResNet: 2 shape mismatches\n  shape mismatch: fc\.weight is \[1000, 512\] in "
+                                        r"the file, \[7, 512\] in the model\n  shape mismatch: fc\.bias is \[1000\]"):
         build_model(spec_for("resnet18", weights=str(path), output="logits", num_classes=7))
     bad = tmp_path / "bad.pth"
     torch.save([1, 2, 3], bad)
-    with pytest.raises(SpecError, match=r"is not a state_dict"):
+    with pytest.raises(SpecError, match=r"cannot use the backbone weights: .*bad\.pth: holds a list, not a dict"):
         build_model(spec_for("resnet18", weights=str(bad)))
+    no_weights = tmp_path / "no_weights.pth"
+    torch.save({"epoch": 3, "note": "no weights"}, no_weights)
+    with pytest.raises(SpecError, match=r"no_weights\.pth holds no model weights: it is neither a state dict nor"):
+        build_model(spec_for("resnet18", weights=str(no_weights)))
 
 
 @pytest.mark.parametrize(("args", "input_shape", "message"), [

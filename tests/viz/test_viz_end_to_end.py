@@ -143,4 +143,6 @@ def test_explain_refuses_weights_of_another_model(trained: tuple[Path, Path], tm
     other.write_text(SPEC.replace("out_channels: 16", "out_channels: 12"))
     assert main(["explain", str(other), "--checkpoint", str(run_dir), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "the checkpoint does not fit the spec's model: conv2.weight is [16, 8, 3, 3] in the checkpoint" in err
+    assert "do not fit the spec's model: 3 shape mismatches\n" in err
+    assert "  shape mismatch: conv2.weight is [16, 8, 3, 3] in the weights, [12, 8, 3, 3] in the model\n" in err
+    assert "Traceback" not in err
