@@ -347,7 +347,7 @@ class Trainer:
         if self.rundir is not None:
             self.rundir.append_metrics(metrics)
         if self.dist.enabled:
-            self.should_stop = self._any_rank(self.should_stop)
+            self.should_stop = self.dist.any_rank(self.should_stop, device=self.device)
         self.epoch = epoch + 1
 
     def _train_epoch(self, epoch: int, start: int) -> None:
@@ -371,7 +371,7 @@ class Trainer:
                 outputs, loss = self._closure_step(inputs, targets, epoch, batch)
                 value = loss.item()
                 if self.dist.enabled:
-                    stop_all = self._sync_flags(False, self._stop_requested is not None)[1]
+                    stop_all = self.dist.sync_flags(False, self._stop_requested is not None, device=self.device)[1]
             else:
                 optimizer.zero_grad(set_to_none=True)
                 with precision.context():
@@ -384,7 +384,7 @@ class Trainer:
                 value = loss.item()
                 bad = not math.isfinite(value)
                 if self.dist.enabled:  # one all-reduce carries both flags, so every rank decides alike
-                    bad, stop_all = self._sync_flags(bad, self._stop_requested is not None)
+                    bad, stop_all = self.dist.sync_flags(bad, self._stop_requested is not None, device=self.device)
                 if bad:
                     optimizer.zero_grad(set_to_none=True)
                     raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
@@ -452,23 +452,10 @@ class Trainer:
         requested = self._stop_requested
         if self.dist.enabled:
             reason = requested or "stop requested on another process"
-            if self._any_rank(requested is not None):
+            if self.dist.any_rank(requested is not None, device=self.device):
                 raise _Stop("interrupted", reason)
         elif requested is not None:
             raise _Stop("interrupted", requested)
-
-    def _sync_flags(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag OR-ed over all processes, in one all-reduce."""
-        import torch
-
-        t = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device)
-        return tuple(bool(v > 0) for v in self.dist.all_reduce_sum(t).tolist())
-
-    def _any_rank(self, flag: bool) -> bool:
-        import torch
-
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        return bool(self.dist.all_reduce_sum(t).item() > 0)
 
     def _step_scheduler_epoch(self, metrics: dict[str, Any]) -> None:
         info = self.scheduler_info
