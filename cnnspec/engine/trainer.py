@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,52 +25,18 @@ from cnnspec.engine.components import (
 )
 from cnnspec.engine.device import Precision, select_device
 from cnnspec.engine.distributed import DistContext
+from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
+from cnnspec.engine.events import Dispatcher
 from cnnspec.engine.metrics import ClassificationMeter
 from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
 from cnnspec.engine.rundir import RunDir, environment
-from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.exceptions import CnnspecError
 
-__all__ = ["STATE_FORMAT", "CallbackError", "Trainer"]
+__all__ = ["STATE_FORMAT", "CallbackError", "DataWorkerError", "Trainer"]
 
 #: version of :meth:`Trainer.state_dict`'s layout
 STATE_FORMAT = 1
-
-_EVENTS = ("setup", "on_fit_start", "on_epoch_start", "on_train_batch_end", "on_validation_end", "on_epoch_end",
-           "on_test_end", "on_fit_end", "on_interrupt", "on_exception", "teardown")
-
-
-class CallbackError(CnnspecError):
-    """A callback raised: training stopped cleanly, and this names the culprit."""
-
-    def __init__(self, label: str, event: str, exc: BaseException) -> None:
-        self.label = label
-        self.event = event
-        self.original = exc
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-        super().__init__(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}{where}")
-
-
-class DataWorkerError(CnnspecError):
-    """A DataLoader worker process died (often killed by the OOM killer).
-
-    torch reports it from its SIGCHLD handler as a RuntimeError in whatever code
-    runs at that moment (a callback, the loop), or as a broken pipe; this names
-    the real culprit once.
-    """
-
-
-def _worker_death(exc: BaseException) -> BaseException | None:
-    """The DataLoader-worker failure behind ``exc``, if that is what it is."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc):
-            return exc
-        exc = getattr(exc, "original", None) or exc.__cause__ or exc.__context__
-        seen += 1
-    return None
-
 
 class _Stop(Exception):
     """Leave the loop now (non-finite loss, a requested stop)."""
@@ -193,7 +158,7 @@ class Trainer:
             else [(type(c).__name__, c) for c in callbacks]
         labelled += [(type(c).__name__, c) for c in extra_callbacks]
         self.callbacks: list[Callback] = [c for _, c in labelled]
-        self._labels = {id(c): label for label, c in labelled}
+        self._events = Dispatcher(labelled)
 
         if data is None:
             from cnnspec.data import build_data
@@ -228,42 +193,9 @@ class Trainer:
         self._stop_requested: str | None = None
         self._restored_rng: dict[str, Any] | None = None
         self._resumed = False
-        self._listeners = {event: self._listeners_of(event) for event in _EVENTS}
         self.rundir = RunDir(self.run_dir) if persist and self.is_main_process else None
         if self.rundir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-
-    # -- callbacks -------------------------------------------------------------
-    def _listeners_of(self, event: str) -> list[tuple[str, Any]]:
-        """Bound methods of the callbacks that override ``event`` (the others are
-        skipped, which keeps per-batch dispatch free for the no-op base)."""
-        base = getattr(Callback, event)
-        out = []
-        for cb in self.callbacks:
-            impl = getattr(type(cb), event, None)
-            if impl is None or impl is base:
-                continue
-            out.append((self._labels[id(cb)], getattr(cb, event)))
-        return out
-
-    def _dispatch(self, event: str, *args: Any) -> None:
-        for label, method in self._listeners[event]:
-            try:
-                method(self, *args)
-            except SpecError:  # a located mistake in the spec (a monitor no metric provides): exit 2
-                raise
-            except Exception as exc:
-                raise CallbackError(label, event, exc) from exc
-
-    def _dispatch_quietly(self, event: str, *args: Any) -> None:
-        """For on_exception/teardown: every callback gets the event whatever the others do."""
-        for label, method in self._listeners[event]:
-            try:
-                method(self, *args)
-            except Exception as exc:  # already failing: report, keep cleaning up
-                import warnings
-
-                warnings.warn(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}", stacklevel=2)
 
     # -- control ---------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -283,8 +215,8 @@ class Trainer:
         started = time.perf_counter()
         try:
             self._write_start_files()
-            self._dispatch("setup")
-            self._dispatch("on_fit_start")
+            self._events.dispatch(self, "setup")
+            self._events.dispatch(self, "on_fit_start")
             if self._restored_rng is not None:  # callbacks must not shift a resumed run's randomness
                 set_rng_state(self._restored_rng)
             try:
@@ -301,18 +233,18 @@ class Trainer:
                 test = self.test() if self.data.has("test") else {}
             except _Stop as stop:
                 self.status, self.stop_reason = stop.status, stop.reason
-                self._dispatch("on_interrupt", stop.reason)
+                self._events.dispatch(self, "on_interrupt", stop.reason)
                 self.final_metrics = self._final({}, time.perf_counter() - started)
                 self._write_final()
                 return self.final_metrics
             self.final_metrics = self._final(test, time.perf_counter() - started)
-            self._dispatch("on_fit_end", self.final_metrics)
+            self._events.dispatch(self, "on_fit_end", self.final_metrics)
             self._write_final()
             return self.final_metrics
         except BaseException as exc:
             self.status = "failed"
-            self._dispatch_quietly("on_exception", exc)
-            died = _worker_death(exc)
+            self._events.dispatch_quietly(self, "on_exception", exc)
+            died = worker_death(exc)
             if died is not None:
                 raise DataWorkerError(
                     f"a DataLoader worker died: {died}; this is often the out-of-memory killer — lower "
@@ -320,21 +252,21 @@ class Trainer:
                     f"`cnnspec train --resume {self.run_dir}`") from None
             raise
         finally:
-            self._dispatch_quietly("teardown")
+            self._events.dispatch_quietly(self, "teardown")
 
     def _run_epoch(self) -> None:
         epoch = self.epoch
         start = self._position[1] if self._position[0] == epoch else 0
         if start == 0:
             self._train_meter.reset()
-        self._dispatch("on_epoch_start", epoch)
+        self._events.dispatch(self, "on_epoch_start", epoch)
         began = time.perf_counter()
         self._train_epoch(epoch, start)
         self._check_stop()
         val = self.evaluate_split("val") if self.data.has("val") else {}
         self._check_stop()
         if val:
-            self._dispatch("on_validation_end", epoch, val)
+            self._events.dispatch(self, "on_validation_end", epoch, val)
         self._train_meter.all_reduce(self.dist)
         metrics: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step,
                                    **self._train_meter.compute("train"), **val,
@@ -343,7 +275,7 @@ class Trainer:
         metrics["time"] = time.perf_counter() - began
         self.history.append(metrics)
         self._position = (epoch + 1, 0)
-        self._dispatch("on_epoch_end", epoch, metrics)
+        self._events.dispatch(self, "on_epoch_end", epoch, metrics)
         if self.rundir is not None:
             self.rundir.append_metrics(metrics)
         if self.dist.enabled:
@@ -356,7 +288,7 @@ class Trainer:
         model, optimizer, loss_fn, meter = self.ddp_model, self.optimizer, self.loss_fn, self._train_meter
         precision, scaler = self.precision, self.precision.scaler
         step_scheduler = self.scheduler if self.scheduler_info and self.scheduler_info.interval == "step" else None
-        listeners = self._listeners["on_train_batch_end"]
+        dispatch = self._events.dispatch
         limit = self.steps_per_epoch
         model.train()
         if start >= limit:
@@ -403,13 +335,7 @@ class Trainer:
             if step_scheduler is not None:
                 step_scheduler.step()
             self._position = (epoch, batch + 1)
-            for label, method in listeners:
-                try:
-                    method(self, batch, value, inputs, targets, outputs)
-                except SpecError:
-                    raise
-                except Exception as exc:
-                    raise CallbackError(label, "on_train_batch_end", exc) from exc
+            dispatch(self, "on_train_batch_end", batch, value, inputs, targets, outputs)
             if stop_all or (self._stop_requested is not None and not self.dist.enabled):
                 raise _Stop("interrupted", self._stop_requested or "stop requested on another process")
 
@@ -482,7 +408,7 @@ class Trainer:
         """The final pass over the test split (``test_*`` metrics)."""
         metrics = self.evaluate_split("test", confusion=True)
         self._check_stop()
-        self._dispatch("on_test_end", metrics)
+        self._events.dispatch(self, "on_test_end", metrics)
         return metrics
 
     # -- files -----------------------------------------------------------------
