@@ -29,14 +29,11 @@ from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
 from cnnspec.engine.evaluation import check_data_fits, evaluate_model
 from cnnspec.engine.events import Dispatcher
 from cnnspec.engine.metrics import ClassificationMeter
-from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
+from cnnspec.engine.rng import seed_everything, set_rng_state
 from cnnspec.engine.rundir import RunDir, environment
-from cnnspec.exceptions import CnnspecError
+from cnnspec.engine.state import STATE_FORMAT, restore_training_state, training_state
 
 __all__ = ["STATE_FORMAT", "CallbackError", "DataWorkerError", "Trainer"]
-
-#: version of :meth:`Trainer.state_dict`'s layout
-STATE_FORMAT = 1
 
 class _Stop(Exception):
     """Leave the loop now (non-finite loss, a requested stop)."""
@@ -446,57 +443,9 @@ class Trainer:
 
     # -- resume ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything a bit-identical resume needs, as tensors and plain values.
-
-        ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dicts;
-        ``epoch``/``batch``: the next train batch to run (``batch`` 0 means the
-        epoch has not started; ``batch == steps_per_epoch`` means its
-        validation is still to do); ``global_step``; ``history``; ``train_meter``
-        (the partial sums of an epoch in progress); ``rng`` (torch CPU/CUDA,
-        Python, numpy); ``callbacks`` (each callback's state under its
-        ``state_key``); ``spec_fingerprint``.
-        """
-        from cnnspec.engine.rundir import jsonable
-
-        epoch, batch = self._position
-        return {
-            "format": STATE_FORMAT,
-            "spec_fingerprint": self.spec.fingerprint(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.precision.scaler.state_dict() if self.precision.scaler is not None else None,
-            "epoch": epoch,
-            "batch": batch,
-            "global_step": self.global_step,
-            "history": jsonable(self.history),
-            "train_meter": self._train_meter.state_dict(),
-            "rng": get_rng_state(),
-            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_key")},
-        }
+        """Everything a bit-identical resume needs (layout: :func:`cnnspec.engine.state.training_state`)."""
+        return training_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output; :meth:`fit` then continues from it."""
-        if state.get("format") != STATE_FORMAT:
-            raise CnnspecError(f"unsupported training state format {state.get('format')!r} "
-                               f"(this cnnspec writes {STATE_FORMAT})")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.precision.scaler is not None and state.get("scaler") is not None:
-            self.precision.scaler.load_state_dict(state["scaler"])
-        self._position = (int(state["epoch"]), int(state["batch"]))
-        self.epoch = self._position[0]
-        self.global_step = int(state["global_step"])
-        self.history = [dict(m) for m in state.get("history", [])]
-        if state.get("train_meter"):
-            self._train_meter.load_state_dict(state["train_meter"])
-        saved = state.get("callbacks", {})
-        for cb in self.callbacks:
-            key = getattr(cb, "state_key", None)
-            if key in saved:
-                cb.load_state_dict(saved[key])
-        self._restored_rng = state["rng"]
-        set_rng_state(self._restored_rng)
-        self._resumed = True
+        restore_training_state(self, state)
