@@ -15,25 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnspec.callbacks.base import Callback
-from cnnspec.engine.components import (
-    SchedulerInfo,
-    build_callbacks,
-    build_loss,
-    build_optimizer,
-    build_scheduler,
-)
-from cnnspec.engine.device import Precision, select_device
 from cnnspec.engine.distributed import DistContext
 from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
-from cnnspec.engine.evaluation import check_data_fits, evaluate_model
-from cnnspec.engine.events import Dispatcher
+from cnnspec.engine.evaluation import evaluate_model
 from cnnspec.engine.metrics import ClassificationMeter
-from cnnspec.engine.rng import seed_everything, set_rng_state
-from cnnspec.engine.rundir import RunDir, environment
+from cnnspec.engine.rng import set_rng_state
+from cnnspec.engine.rundir import environment
+from cnnspec.engine.setup import set_up
 from cnnspec.engine.state import STATE_FORMAT, restore_training_state, training_state
 
 __all__ = ["STATE_FORMAT", "CallbackError", "DataWorkerError", "Trainer"]
+
 
 class _Stop(Exception):
     """Leave the loop now (non-finite loss, a requested stop)."""
@@ -112,72 +104,10 @@ class Trainer:
                  dist: DistContext | None = None, epochs: int | None = None, limit_batches: int | None = None,
                  persist: bool = True, progress: dict[str, Any] | None = None,
                  argv: list[str] | None = None) -> None:
-        import torch
-
-        from cnnspec.analysis.consistency import check_spec_loss
-        from cnnspec.build import build_from_trace
-        from cnnspec.shapes.walker import infer_shapes
-
-        train = spec.train
-        self.spec = spec
-        self.dist = dist or DistContext()
-        self.rank = self.dist.rank
-        self.world_size = self.dist.world_size
-        self.is_main_process = self.dist.is_main
-        self.run_dir = Path(run_dir)
-        self.persist = persist
-        self._argv = argv
-        self.max_epochs = int(epochs if epochs is not None else (train.epochs if train else 10))
-        self.limit_batches = limit_batches
-        self.seed = train.seed if train and train.seed is not None else spec.config.seed
-        if isinstance(device, str) or device is None:
-            device = select_device(device or (train.device if train else "auto"))
-        if device.type == "cuda" and self.dist.enabled:
-            device = torch.device("cuda", self.dist.local_rank)
-        self.device = device
-
-        # static checks first: they cost nothing and need no data
-        self.trace = infer_shapes(spec)
-        check_spec_loss(spec, self.trace)
-
-        seed_everything(self.seed)
-        self.model = build_from_trace(self.trace)
-        self.channels_last = bool(train and train.channels_last)
-        self.model.to(self.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.optimizer, opt_entry = build_optimizer(spec, self.model)
-        self._closure = bool(opt_entry.obj.meta.get("closure"))
-        self.precision = Precision.create(train.amp if train else False, self.device)
-        self.grad_clip = train.grad_clip if train else None
-
-        labelled = build_callbacks(spec, default_progress=progress) if callbacks is None \
-            else [(type(c).__name__, c) for c in callbacks]
-        labelled += [(type(c).__name__, c) for c in extra_callbacks]
-        self.callbacks: list[Callback] = [c for _, c in labelled]
-        self._events = Dispatcher(labelled)
-
-        if data is None:
-            from cnnspec.data import build_data
-
-            data = build_data(spec, rank=self.rank, world_size=self.world_size)
-        self.data = data
-        check_data_fits(spec, self.trace, data)
-        self.num_classes = int(data.num_classes)
-        self.loss_fn = build_loss(spec, self.num_classes).to(self.device)
-        batches = int(data.num_batches("train"))
-        self.steps_per_epoch = min(batches, limit_batches) if limit_batches else batches
-        self.scheduler_info: SchedulerInfo | None = build_scheduler(
-            spec, self.optimizer, epochs=self.max_epochs, steps_per_epoch=self.steps_per_epoch)
-        self.scheduler = self.scheduler_info.scheduler if self.scheduler_info else None
-
-        self.ddp_model: Any = self.model
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
-
+        set_up(self, spec, run_dir=run_dir, data=data, device=device, callbacks=callbacks,
+               extra_callbacks=extra_callbacks, dist=dist, epochs=epochs, limit_batches=limit_batches,
+               persist=persist, progress=progress, argv=argv)
+        # the loop's own state
         self.epoch = 0
         self.global_step = 0
         self.history: list[dict[str, Any]] = []
@@ -190,9 +120,6 @@ class Trainer:
         self._stop_requested: str | None = None
         self._restored_rng: dict[str, Any] | None = None
         self._resumed = False
-        self.rundir = RunDir(self.run_dir) if persist and self.is_main_process else None
-        if self.rundir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
 
     # -- control ---------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
