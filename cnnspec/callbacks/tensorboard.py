@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,7 +144,7 @@ class TensorBoardCallback(Callback):
         return self.log_image(tag, viz.render(fig), step)
 
     # -- events ---------------------------------------------------------------
-    def on_fit_start(self, trainer: Any) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         if not getattr(trainer, "is_main_process", True):
             return
         run_dir = Path(trainer.run_dir)
@@ -161,7 +161,7 @@ class TensorBoardCallback(Callback):
         if self.images and batch is not None and step == 0:
             self._add_inputs(batch, getattr(trainer.data, "unnormalize", None))
 
-    def _samples(self, trainer: Any) -> Any:
+    def _samples(self, trainer: TrainerView) -> Any:
         from cnnspec.explain import preserve_rng
 
         data = getattr(trainer, "data", None)
@@ -178,7 +178,7 @@ class TensorBoardCallback(Callback):
                     return None
         return None
 
-    def _add_graph(self, trainer: Any, batch: Any) -> None:
+    def _add_graph(self, trainer: TrainerView, batch: Any) -> None:
         import torch
 
         from cnnspec.explain import preserve_rng
@@ -232,7 +232,7 @@ class TensorBoardCallback(Callback):
         grid = make_grid(shown, nrow=min(8, len(shown)), padding=2, pad_value=1.0)
         self._write("add_image", "inputs", grid, 0)
 
-    def on_train_batch_end(self, trainer: Any, batch: int, loss: float, inputs: Any, targets: Any,
+    def on_train_batch_end(self, trainer: TrainerView, batch: int, loss: float, inputs: Any, targets: Any,
                            outputs: Any) -> None:
         if self.writer is None:
             return
@@ -246,7 +246,7 @@ class TensorBoardCallback(Callback):
         if lr is not None:
             self._write("add_scalar", "step/lr", lr, step)
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, Any]) -> None:
         if self.log_dir is None:
             return
         self._check_dir()
@@ -273,13 +273,13 @@ class TensorBoardCallback(Callback):
             if not self._write("add_scalar", f"{prefix}/{key}", float(value), step):
                 return
 
-    def on_test_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_test_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         self._test_metrics = {k: v for k, v in metrics.items() if _is_number(v)}
         if self.writer is None:
             return
         self._scalars("epoch", self._test_metrics, int(trainer.global_step))
 
-    def on_fit_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         if self.writer is None:
             return
         final: dict[str, float] = {}
@@ -307,10 +307,10 @@ class TensorBoardCallback(Callback):
         for tag, value in metric_tags.items():
             self.writer.add_scalar(tag, value, step)  # type: ignore[union-attr]
 
-    def on_interrupt(self, trainer: Any, reason: str) -> None:
+    def on_interrupt(self, trainer: TrainerView, reason: str) -> None:
         self._write("flush")
 
-    def on_exception(self, trainer: Any, exc: BaseException) -> None:
+    def on_exception(self, trainer: TrainerView, exc: BaseException) -> None:
         self.on_interrupt(trainer, str(exc))
 
     def _quiet_writer_threads(self) -> None:
@@ -327,7 +327,7 @@ class TensorBoardCallback(Callback):
         threading.excepthook = hook
         self._hooks = (hook, previous)
 
-    def teardown(self, trainer: Any) -> None:
+    def teardown(self, trainer: TrainerView) -> None:
         if self._hooks is not None:
             import threading
 
@@ -350,7 +350,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _current_lr(trainer: Any) -> float | None:
+def _current_lr(trainer: TrainerView) -> float | None:
     optimizer = getattr(trainer, "optimizer", None)
     try:
         return float(optimizer.param_groups[0]["lr"])  # type: ignore[union-attr]
@@ -358,7 +358,7 @@ def _current_lr(trainer: Any) -> float | None:
         return None
 
 
-def find_tensorboard(trainer: Any) -> TensorBoardCallback | None:
+def find_tensorboard(trainer: TrainerView) -> TensorBoardCallback | None:
     """The run's active TensorBoard callback, if the spec lists one and it is writing.
 
     Lets the picture callbacks add their PNGs to TensorBoard without the
@@ -370,7 +370,7 @@ def find_tensorboard(trainer: Any) -> TensorBoardCallback | None:
     return None
 
 
-def spec_hparams(trainer: Any) -> dict[str, Any]:
+def spec_hparams(trainer: TrainerView) -> dict[str, Any]:
     """The recipe of a run as flat hparams (str, int, float or bool values).
 
     Component arguments are flattened under their name (``optimizer.lr``), so

@@ -5,6 +5,12 @@ stopping and pictures are callbacks. It is written to cost no more than the
 tutorials' hand-written loop: metric sums stay on the device, the only
 per-step synchronisation is reading the loss (which the finiteness check
 needs anyway), and per-batch events go only to callbacks that override them.
+
+The trainer's other jobs live beside it: :mod:`cnnspec.engine.setup` builds
+the run, :mod:`cnnspec.engine.events` tells the callbacks,
+:mod:`cnnspec.engine.state` holds the resume state, and
+:class:`~cnnspec.engine.distributed.DistContext` makes every process decide
+alike.
 """
 
 from __future__ import annotations
@@ -39,49 +45,11 @@ class _Stop(Exception):
 class Trainer:
     """One training run of a spec: model, optimizer, data, callbacks and the loop.
 
-    The contract callbacks rely on (documented attributes, kept stable):
-
-    ``spec``, ``trace``
-        The loaded :class:`~cnnspec.spec.Spec` and its static
-        :class:`~cnnspec.shapes.walker.ShapeTrace`.
-    ``model``
-        The plain ``nn.Sequential`` (never the DistributedDataParallel wrapper);
-        module names equal the trace's qualnames.
-    ``optimizer``, ``scheduler``, ``loss_fn``, ``device``, ``precision``
-        ``scheduler`` is the torch scheduler or ``None``; ``loss_fn(outputs,
-        class_indices)`` adapts targets to the loss (one-hot for BCE/MSE).
-    ``data``
-        The :class:`~cnnspec.data.DataBundle` (``classes``, ``num_classes``,
-        ``loader(split, epoch=, start_batch=)``, ``sample_batch(split, n)``).
-    ``callbacks``
-        The callback objects, in dispatch order (the spec's order, then
-        ``progress``).
-    ``run_dir``
-        A :class:`~pathlib.Path` that exists before ``setup``; every artifact
-        goes there. Only the main process writes.
-    ``epoch``
-        The current epoch, 0-based; after the loop, the number of epochs run.
-    ``global_step``
-        Optimizer steps done; ``on_train_batch_end`` sees it already counted.
-    ``max_epochs``, ``steps_per_epoch``
-        The loop's bounds (``--dry-run`` limits both).
-    ``history``
-        One metrics dict per finished epoch: ``epoch`` (1-based count),
-        ``step``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (only
-        with a validation split), ``lr`` (the learning rate used during the
-        epoch) and ``time`` (seconds), plus what callbacks add in
-        ``on_epoch_end``.
-    ``should_stop``
-        A callback sets it in ``on_epoch_end`` to end training after the epoch
-        (optionally with ``stop_reason``), or in ``on_fit_start`` to train no
-        further (a resumed run that had already decided to stop); the test
-        pass still runs.
-    ``is_main_process``, ``rank``, ``world_size``
-        Rank 0 of the process group (the only one that writes or prints).
-    ``stop_reason``, ``status``
-        Why the run ended early (or ``None``) and how it ended: ``completed``,
-        ``stopped`` (a callback), ``interrupted`` (:meth:`request_stop`) or
-        ``diverged`` (non-finite loss).
+    What callbacks may rely on (``spec``, ``model``, ``data``, ``run_dir``,
+    ``epoch``, ``global_step``, ``history``, ``should_stop``...) is
+    :class:`cnnspec.callbacks.TrainerView`, the type of every hook's
+    ``trainer`` argument; this class satisfies it. The parts are built by
+    :func:`cnnspec.engine.setup.set_up`.
 
     Events go to callbacks exactly in this order: ``setup``, ``on_fit_start``,
     then per epoch ``on_epoch_start``, ``on_train_batch_end`` after every
@@ -92,11 +60,11 @@ class Trainer:
     ``teardown`` is always last. An exception escaping a callback stops
     training and is re-raised as :class:`CallbackError` naming it, except a
     :class:`~cnnspec.exceptions.SpecError` (a located spec mistake found by
-    the callback), which passes unchanged.
+    the callback), which passes unchanged (:mod:`cnnspec.engine.events`).
 
     :meth:`state_dict` holds everything needed to continue bit-identically on
-    CPU (see its docstring); :meth:`load_state_dict` before :meth:`fit` resumes
-    mid-epoch at the stored batch position.
+    CPU (:mod:`cnnspec.engine.state`); :meth:`load_state_dict` before
+    :meth:`fit` resumes mid-epoch at the stored batch position.
     """
 
     def __init__(self, spec: Any, *, run_dir: str | Path, data: Any = None, device: Any = None,
