@@ -146,7 +146,7 @@ MUTATIONS: list[Mutation] = [
              (("        if len(errors) > cls.MAX_REPORTED:", "        if False:"),),
              ("tests/reliability/test_fuzz.py::test_many_unknown_keys_are_summarised",)),
     Mutation("tensorboard-isolation", "a TensorBoard write failure warns instead of stopping training",
-             (('            self._fail(f"{method}({tag})" if tag else method, exc)\n            return False',
+             (('            self.fail(f"{method}({tag})" if tag else method, exc)\n            return False',
                "            raise"),),
              (_t("test_runtime.py", "tensorboard-removed"),)),
     Mutation("alias-repair", "a run that starts or resumes relinks aliases a kill left one save behind",
