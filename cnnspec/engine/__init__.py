@@ -1,7 +1,8 @@
 """The training engine: the loop, its run directory, and the Python API.
 
 ``train(spec)`` runs a whole experiment; :class:`Trainer` is the loop that
-callbacks see (its docstring is the contract); ``evaluate(spec, checkpoint)``
+callbacks see (what they may read of it is
+:class:`cnnspec.callbacks.TrainerView`); ``evaluate(spec, checkpoint)``
 measures saved weights on the test split.
 """
 

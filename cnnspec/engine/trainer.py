@@ -72,6 +72,8 @@ class Trainer:
                  dist: DistContext | None = None, epochs: int | None = None, limit_batches: int | None = None,
                  persist: bool = True, progress: dict[str, Any] | None = None,
                  argv: list[str] | None = None) -> None:
+        # spec, dist, rank, world_size, is_main_process, device, trace, model, optimizer, precision, grad_clip,
+        # channels_last, callbacks, data, num_classes, loss_fn, steps_per_epoch, scheduler(_info), ddp_model, rundir
         set_up(self, spec, run_dir=run_dir, data=data, device=device, callbacks=callbacks,
                extra_callbacks=extra_callbacks, dist=dist, epochs=epochs, limit_batches=limit_batches,
                persist=persist, progress=progress, argv=argv)
