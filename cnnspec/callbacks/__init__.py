@@ -5,6 +5,6 @@ module and is registered through :func:`cnnspec.hookspec.cnnspec_callbacks`
 like any plugin's.
 """
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 
-__all__ = ["Callback"]
+__all__ = ["Callback", "TrainerView"]

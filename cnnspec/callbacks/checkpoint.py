@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 from cnnspec.spec.sections import SpecModel
 
 __all__ = ["STANDARD_METRICS", "CheckpointCallback", "CheckpointParams", "available_metrics", "check_monitor",
@@ -66,7 +66,7 @@ def improved(value: float | None, best: float | None, mode: str, min_delta: floa
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
-def available_metrics(trainer: Any) -> list[str]:
+def available_metrics(trainer: TrainerView) -> list[str]:
     """Metric names that will be in every epoch's metrics for this run."""
     data = getattr(trainer, "data", None)
     has_val = bool(data is not None and data.has("val"))
@@ -76,7 +76,7 @@ def available_metrics(trainer: Any) -> list[str]:
     return names
 
 
-def _spec_path(trainer: Any, callback: Callback, names: tuple[str, ...]) -> tuple[str | int, ...]:
+def _spec_path(trainer: TrainerView, callback: Callback, names: tuple[str, ...]) -> tuple[str | int, ...]:
     """Where ``callback`` is written in the spec's ``callbacks:`` list: the n-th entry
     named ``names`` for the n-th callback of its type (``monitor`` if written there)."""
     from cnnspec.component import split_ref
@@ -94,7 +94,7 @@ def _spec_path(trainer: Any, callback: Callback, names: tuple[str, ...]) -> tupl
     return entries[n] if 0 <= n < len(entries) else ("callbacks",)
 
 
-def check_monitor(trainer: Any, callback: Callback, monitor: str, names: tuple[str, ...]) -> None:
+def check_monitor(trainer: TrainerView, callback: Callback, monitor: str, names: tuple[str, ...]) -> None:
     """A located :class:`~cnnspec.exceptions.SpecError` if no metric is called ``monitor``."""
     from cnnspec.names import suggest
 
@@ -142,7 +142,7 @@ class CheckpointCallback(Callback):
         self.best_value = state.get("best_value")
 
     # -- events ----------------------------------------------------------------------
-    def setup(self, trainer: Any) -> None:
+    def setup(self, trainer: TrainerView) -> None:
         from cnnspec.checkpoint import clean_temp_files, repair_aliases
 
         self.monitor = self.monitor or default_monitor(trainer.data.has("val"))
@@ -159,25 +159,25 @@ class CheckpointCallback(Callback):
             clean_temp_files(self.directory)  # left by a run that was killed mid-save
             repair_aliases(self.directory)  # a kill between the manifest and the alias links
 
-    def on_epoch_start(self, trainer: Any, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         self._flush(trainer)
 
-    def on_train_batch_end(self, trainer: Any, batch: int, loss: float, inputs: Any, targets: Any,
+    def on_train_batch_end(self, trainer: TrainerView, batch: int, loss: float, inputs: Any, targets: Any,
                            outputs: Any) -> None:
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
             self._save(trainer, "step")
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, float]) -> None:
         value = metrics.get(self.monitor) if self.monitor else None
         better = self.save_best and improved(value, self.best_value, self.mode or "min")
         if better:
             self.best_value = float(value)  # type: ignore[arg-type]
         self._pending = {"metrics": dict(metrics), "best": better}
 
-    def on_fit_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         self._flush(trainer)
 
-    def on_interrupt(self, trainer: Any, reason: str) -> None:
+    def on_interrupt(self, trainer: TrainerView, reason: str) -> None:
         if getattr(trainer, "status", None) == "diverged":
             # the last good checkpoint stays the newest; nothing new is worth writing
             self._pending = None
@@ -188,12 +188,13 @@ class CheckpointCallback(Callback):
             self._save(trainer, "interrupt")
 
     # -- saving ----------------------------------------------------------------------
-    def _flush(self, trainer: Any) -> None:
+    def _flush(self, trainer: TrainerView) -> None:
         pending, self._pending = self._pending, None
         if pending is not None:
             self._save(trainer, "epoch", metrics=pending["metrics"], best=pending["best"])
 
-    def _save(self, trainer: Any, reason: str, *, metrics: dict[str, Any] | None = None, best: bool = False) -> None:
+    def _save(self, trainer: TrainerView, reason: str, *, metrics: dict[str, Any] | None = None,
+              best: bool = False) -> None:
         from cnnspec.checkpoint import NonFiniteStateError, save_checkpoint
 
         if not trainer.is_main_process or self.directory is None:

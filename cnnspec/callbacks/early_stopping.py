@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 from cnnspec.callbacks.checkpoint import check_monitor, default_mode, default_monitor, improved
 from cnnspec.spec.sections import SpecModel
 
@@ -64,17 +64,17 @@ class EarlyStopping(Callback):
         self.stopped_epoch = state.get("stopped_epoch")
         self.reason = state.get("reason")
 
-    def setup(self, trainer: Any) -> None:
+    def setup(self, trainer: TrainerView) -> None:
         self.monitor = self.monitor or default_monitor(trainer.data.has("val"))
         self.mode = self.mode or default_mode(self.monitor)
         check_monitor(trainer, self, self.monitor, ("earlystopping",))
 
-    def on_fit_start(self, trainer: Any) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         if self.stopped_epoch is not None:  # resumed after the decision to stop: keep it
             trainer.should_stop = True
             trainer.stop_reason = self.reason
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, float]) -> None:
         value = metrics.get(self.monitor) if self.monitor else None
         if improved(value, self.best, self.mode or "min", self.min_delta):
             self.best, self.best_epoch, self.wait = float(value), epoch + 1, 0  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 
 __all__ = ["GradCamCallback"]
 
@@ -41,7 +41,7 @@ class GradCamCallback(Callback):
         self._done: set[int] = set()
         self._warned = False
 
-    def setup(self, trainer: Any) -> None:
+    def setup(self, trainer: TrainerView) -> None:
         """Resolve the target layer and check the epochs before any training."""
         from cnnspec.exceptions import SpecError
         from cnnspec.explain import default_cam_layer, locate_callback_error, resolve_layer
@@ -65,16 +65,16 @@ class GradCamCallback(Callback):
             return epoch % self.every == 0
         return False
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, Any]) -> None:
         if self._wanted(epoch + 1):
             self._render(trainer, epoch + 1)
 
-    def on_fit_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         last = len(trainer.history)
         if self.epochs is None and self.every is None and last and last not in self._done:
             self._render(trainer, last)
 
-    def _render(self, trainer: Any, epoch: int) -> None:
+    def _render(self, trainer: TrainerView, epoch: int) -> None:
         if not getattr(trainer, "is_main_process", True) or self.target_layer is None:
             return
         try:
@@ -86,7 +86,7 @@ class GradCamCallback(Callback):
                               f"({type(exc).__name__}: {exc}); training continues", RuntimeWarning, stacklevel=2)
         self._done.add(epoch)
 
-    def _samples(self, trainer: Any) -> tuple[Any, Any, str] | None:
+    def _samples(self, trainer: TrainerView) -> tuple[Any, Any, str] | None:
         from cnnspec.explain import preserve_rng
 
         if self._batch is None:
@@ -100,7 +100,7 @@ class GradCamCallback(Callback):
             self._batch = (inputs.detach().cpu(), targets.detach().cpu(), split)
         return self._batch
 
-    def _draw(self, trainer: Any, epoch: int) -> None:
+    def _draw(self, trainer: TrainerView, epoch: int) -> None:
         from cnnspec.callbacks.tensorboard import find_tensorboard
         from cnnspec.explain import grad_cam, preserve_rng
         from cnnspec.explain import pictures as viz

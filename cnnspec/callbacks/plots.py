@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 
 __all__ = ["PlotsCallback"]
 
@@ -44,7 +44,7 @@ class PlotsCallback(Callback):
         self._curves_drawn = 0
         self._last_draw = float("-inf")
 
-    def setup(self, trainer: Any) -> None:
+    def setup(self, trainer: TrainerView) -> None:
         """Check the feature-map layer against the static shapes before any training."""
         from cnnspec.explain import default_feature_layer, locate_callback_error, resolve_layer
 
@@ -61,7 +61,7 @@ class PlotsCallback(Callback):
         except Exception as exc:
             raise locate_callback_error(trainer.spec, ("plots",), "layer", exc) from None
 
-    def _out(self, trainer: Any) -> Path:
+    def _out(self, trainer: TrainerView) -> Path:
         return Path(trainer.run_dir) / "plots"
 
     def _guard(self, what: str, fn: Any, *args: Any) -> Any:
@@ -74,7 +74,7 @@ class PlotsCallback(Callback):
                               "training continues", RuntimeWarning, stacklevel=3)
             return None
 
-    def _publish(self, trainer: Any, name: str, fig: Any, step: int | None) -> None:
+    def _publish(self, trainer: TrainerView, name: str, fig: Any, step: int | None) -> None:
         """Write ``plots/<name>.png``; also to TensorBoard at ``step`` unless it is ``None``."""
         from cnnspec.callbacks.tensorboard import find_tensorboard
         from cnnspec.explain import pictures as viz
@@ -86,19 +86,19 @@ class PlotsCallback(Callback):
             board.log_image(f"plots/{name}", pixels, step)
 
     # -- events ---------------------------------------------------------------
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, Any]) -> None:
         if self.refresh is None or not getattr(trainer, "is_main_process", True):
             return
         if time.monotonic() - self._last_draw >= self.refresh:
             # mid-run curves go to the file only: TensorBoard has the same numbers as scalars
             self._guard("learning curves", self._curves, trainer, None)
 
-    def on_test_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_test_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         matrix = metrics.get("test_confusion")
         if matrix is not None:
             self._confusion = [[int(v) for v in row] for row in matrix]
 
-    def on_fit_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         if not getattr(trainer, "is_main_process", True):
             return
         step = int(trainer.global_step)
@@ -109,7 +109,7 @@ class PlotsCallback(Callback):
             self._guard("feature maps", self._feature_maps, trainer, step)
 
     # -- pictures -------------------------------------------------------------
-    def _curves(self, trainer: Any, step: int | None) -> None:
+    def _curves(self, trainer: TrainerView, step: int | None) -> None:
         from cnnspec.explain import pictures as viz
 
         if not trainer.history or (self._curves_drawn == len(trainer.history) and step is None):
@@ -119,7 +119,7 @@ class PlotsCallback(Callback):
         self._curves_drawn = len(trainer.history)
         self._last_draw = time.monotonic()
 
-    def _confusion_matrix(self, trainer: Any, step: int) -> None:
+    def _confusion_matrix(self, trainer: TrainerView, step: int) -> None:
         from cnnspec.explain import pictures as viz
 
         matrix, split = self._confusion, "test"
@@ -135,7 +135,7 @@ class PlotsCallback(Callback):
         title = f"{trainer.spec.name}: {split} accuracy {correct / total:.2%} of {total}" if total else None
         self._publish(trainer, "confusion", viz.confusion_matrix(matrix, classes, title=title), step)
 
-    def _feature_maps(self, trainer: Any, step: int) -> None:
+    def _feature_maps(self, trainer: TrainerView, step: int) -> None:
         from cnnspec.explain import capture_activation, preserve_rng
         from cnnspec.explain import pictures as viz
         from cnnspec.layer import fmt_shape
@@ -159,7 +159,7 @@ class PlotsCallback(Callback):
         self._publish(trainer, f"features_{self.feature_layer.replace('.', '_')}", fig, step)
 
 
-def _confusion_on(trainer: Any, split: str) -> list[list[int]]:
+def _confusion_on(trainer: TrainerView, split: str) -> list[list[int]]:
     """The confusion matrix of ``split`` with the current weights (when there is no test pass)."""
     import torch
 

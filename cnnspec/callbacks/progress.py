@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from cnnspec.callbacks.base import Callback
+from cnnspec.callbacks.base import Callback, TrainerView
 
 __all__ = ["ProgressCallback", "format_duration", "format_metrics"]
 
@@ -75,7 +75,7 @@ class ProgressCallback(Callback):
         self.out.write(text + "\n")
         self.out.flush()
 
-    def _draw(self, trainer: Any, batch: int) -> None:
+    def _draw(self, trainer: TrainerView, batch: int) -> None:
         total = max(1, int(getattr(trainer, "steps_per_epoch", 0) or 1))
         done = min(batch + 1, total)
         elapsed = time.perf_counter() - self._epoch_start
@@ -92,14 +92,14 @@ class ProgressCallback(Callback):
         self._drawn = True
 
     # -- events ----------------------------------------------------------------
-    def setup(self, trainer: Any) -> None:
+    def setup(self, trainer: TrainerView) -> None:
         self.out = sys.stderr if self.stream_name == "stderr" else sys.stdout
         self.active = bool(getattr(trainer, "is_main_process", True))
         if self.bar is None:
             isatty = getattr(self.out, "isatty", None)
             self.bar = bool(isatty and isatty())
 
-    def on_fit_start(self, trainer: Any) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         self._fit_start = time.perf_counter()
         if not self.active:
             return
@@ -110,11 +110,11 @@ class ProgressCallback(Callback):
                     f"{sizes} samples, {trainer.max_epochs} epochs"
                     + (f" ({trainer.world_size} processes)" if getattr(trainer, "world_size", 1) > 1 else ""))
 
-    def on_epoch_start(self, trainer: Any, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         self._epoch_start = self._last_draw = time.perf_counter()
         self._loss_sum, self._seen = 0.0, 0
 
-    def on_train_batch_end(self, trainer: Any, batch: int, loss: float, inputs: Any, targets: Any,
+    def on_train_batch_end(self, trainer: TrainerView, batch: int, loss: float, inputs: Any, targets: Any,
                            outputs: Any) -> None:
         if not (self.active and self.bar):
             return
@@ -126,7 +126,7 @@ class ProgressCallback(Callback):
             self._last_draw = now
             self._draw(trainer, batch)
 
-    def on_epoch_end(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, Any]) -> None:
         if not self.active:
             return
         took = time.perf_counter() - self._epoch_start
@@ -134,21 +134,21 @@ class ProgressCallback(Callback):
         self._print(f"epoch {epoch + 1:>{width}}/{trainer.max_epochs}  {format_metrics(metrics)}  "
                     f"{took:.1f}s")
 
-    def on_test_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_test_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         if self.active:
             self._print("test  " + format_metrics(metrics, ("test_loss", "test_acc")))
 
-    def on_interrupt(self, trainer: Any, reason: str) -> None:
+    def on_interrupt(self, trainer: TrainerView, reason: str) -> None:
         if self.active:
             self._print(f"stopped: {reason}")
 
-    def on_fit_end(self, trainer: Any, metrics: dict[str, Any]) -> None:
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         if self.active:
             took = format_duration(time.perf_counter() - self._fit_start)
             where = f"; results in {trainer.run_dir}" if getattr(trainer, "persist", True) else ""
             self._print(f"done in {took}{where}")
 
-    def teardown(self, trainer: Any) -> None:
+    def teardown(self, trainer: TrainerView) -> None:
         if self._drawn:
             self.out.write("\n")
             self.out.flush()

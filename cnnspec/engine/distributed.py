@@ -55,6 +55,24 @@ class DistContext:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
+    def sync_flags(self, *flags: bool, device: Any = None) -> tuple[bool, ...]:
+        """Each flag OR-ed over all processes, in one all-reduce (the flags themselves when alone).
+
+        The training loop uses it so that every rank takes the same decision
+        at the same step: a non-finite loss, a stop asked for on one rank.
+        ``device`` is where the collective runs (the GPU with nccl).
+        """
+        if not self.enabled:
+            return tuple(bool(f) for f in flags)
+        import torch
+
+        t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
+        return tuple(bool(v > 0) for v in self.all_reduce_sum(t).tolist())
+
+    def any_rank(self, flag: bool, *, device: Any = None) -> bool:
+        """Whether ``flag`` is set on any process."""
+        return self.sync_flags(flag, device=device)[0]
+
     def broadcast_object(self, obj: Any) -> Any:
         """Rank 0's ``obj`` on every rank (a run directory path, a stop reason)."""
         if not self.enabled:

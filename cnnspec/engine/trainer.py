@@ -5,72 +5,32 @@ stopping and pictures are callbacks. It is written to cost no more than the
 tutorials' hand-written loop: metric sums stay on the device, the only
 per-step synchronisation is reading the loss (which the finiteness check
 needs anyway), and per-batch events go only to callbacks that override them.
+
+The trainer's other jobs live beside it: :mod:`cnnspec.engine.setup` builds
+the run, :mod:`cnnspec.engine.events` tells the callbacks,
+:mod:`cnnspec.engine.state` holds the resume state, and
+:class:`~cnnspec.engine.distributed.DistContext` makes every process decide
+alike.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnspec.callbacks.base import Callback
-from cnnspec.engine.components import (
-    SchedulerInfo,
-    build_callbacks,
-    build_loss,
-    build_optimizer,
-    build_scheduler,
-)
-from cnnspec.engine.device import Precision, select_device
 from cnnspec.engine.distributed import DistContext
-from cnnspec.engine.evaluation import check_data_fits, evaluate_model
+from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
+from cnnspec.engine.evaluation import evaluate_model
 from cnnspec.engine.metrics import ClassificationMeter
-from cnnspec.engine.rng import get_rng_state, seed_everything, set_rng_state
-from cnnspec.engine.rundir import RunDir, environment
-from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.engine.rng import set_rng_state
+from cnnspec.engine.rundir import environment
+from cnnspec.engine.setup import set_up
+from cnnspec.engine.state import STATE_FORMAT, restore_training_state, training_state
 
-__all__ = ["STATE_FORMAT", "CallbackError", "Trainer"]
-
-#: version of :meth:`Trainer.state_dict`'s layout
-STATE_FORMAT = 1
-
-_EVENTS = ("setup", "on_fit_start", "on_epoch_start", "on_train_batch_end", "on_validation_end", "on_epoch_end",
-           "on_test_end", "on_fit_end", "on_interrupt", "on_exception", "teardown")
-
-
-class CallbackError(CnnspecError):
-    """A callback raised: training stopped cleanly, and this names the culprit."""
-
-    def __init__(self, label: str, event: str, exc: BaseException) -> None:
-        self.label = label
-        self.event = event
-        self.original = exc
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-        super().__init__(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}{where}")
-
-
-class DataWorkerError(CnnspecError):
-    """A DataLoader worker process died (often killed by the OOM killer).
-
-    torch reports it from its SIGCHLD handler as a RuntimeError in whatever code
-    runs at that moment (a callback, the loop), or as a broken pipe; this names
-    the real culprit once.
-    """
-
-
-def _worker_death(exc: BaseException) -> BaseException | None:
-    """The DataLoader-worker failure behind ``exc``, if that is what it is."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, RuntimeError) and "DataLoader worker" in str(exc):
-            return exc
-        exc = getattr(exc, "original", None) or exc.__cause__ or exc.__context__
-        seen += 1
-    return None
+__all__ = ["STATE_FORMAT", "CallbackError", "DataWorkerError", "Trainer"]
 
 
 class _Stop(Exception):
@@ -85,49 +45,11 @@ class _Stop(Exception):
 class Trainer:
     """One training run of a spec: model, optimizer, data, callbacks and the loop.
 
-    The contract callbacks rely on (documented attributes, kept stable):
-
-    ``spec``, ``trace``
-        The loaded :class:`~cnnspec.spec.Spec` and its static
-        :class:`~cnnspec.shapes.walker.ShapeTrace`.
-    ``model``
-        The plain ``nn.Sequential`` (never the DistributedDataParallel wrapper);
-        module names equal the trace's qualnames.
-    ``optimizer``, ``scheduler``, ``loss_fn``, ``device``, ``precision``
-        ``scheduler`` is the torch scheduler or ``None``; ``loss_fn(outputs,
-        class_indices)`` adapts targets to the loss (one-hot for BCE/MSE).
-    ``data``
-        The :class:`~cnnspec.data.DataBundle` (``classes``, ``num_classes``,
-        ``loader(split, epoch=, start_batch=)``, ``sample_batch(split, n)``).
-    ``callbacks``
-        The callback objects, in dispatch order (the spec's order, then
-        ``progress``).
-    ``run_dir``
-        A :class:`~pathlib.Path` that exists before ``setup``; every artifact
-        goes there. Only the main process writes.
-    ``epoch``
-        The current epoch, 0-based; after the loop, the number of epochs run.
-    ``global_step``
-        Optimizer steps done; ``on_train_batch_end`` sees it already counted.
-    ``max_epochs``, ``steps_per_epoch``
-        The loop's bounds (``--dry-run`` limits both).
-    ``history``
-        One metrics dict per finished epoch: ``epoch`` (1-based count),
-        ``step``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (only
-        with a validation split), ``lr`` (the learning rate used during the
-        epoch) and ``time`` (seconds), plus what callbacks add in
-        ``on_epoch_end``.
-    ``should_stop``
-        A callback sets it in ``on_epoch_end`` to end training after the epoch
-        (optionally with ``stop_reason``), or in ``on_fit_start`` to train no
-        further (a resumed run that had already decided to stop); the test
-        pass still runs.
-    ``is_main_process``, ``rank``, ``world_size``
-        Rank 0 of the process group (the only one that writes or prints).
-    ``stop_reason``, ``status``
-        Why the run ended early (or ``None``) and how it ended: ``completed``,
-        ``stopped`` (a callback), ``interrupted`` (:meth:`request_stop`) or
-        ``diverged`` (non-finite loss).
+    What callbacks may rely on (``spec``, ``model``, ``data``, ``run_dir``,
+    ``epoch``, ``global_step``, ``history``, ``should_stop``...) is
+    :class:`cnnspec.callbacks.TrainerView`, the type of every hook's
+    ``trainer`` argument; this class satisfies it. The parts are built by
+    :func:`cnnspec.engine.setup.set_up`.
 
     Events go to callbacks exactly in this order: ``setup``, ``on_fit_start``,
     then per epoch ``on_epoch_start``, ``on_train_batch_end`` after every
@@ -138,11 +60,11 @@ class Trainer:
     ``teardown`` is always last. An exception escaping a callback stops
     training and is re-raised as :class:`CallbackError` naming it, except a
     :class:`~cnnspec.exceptions.SpecError` (a located spec mistake found by
-    the callback), which passes unchanged.
+    the callback), which passes unchanged (:mod:`cnnspec.engine.events`).
 
     :meth:`state_dict` holds everything needed to continue bit-identically on
-    CPU (see its docstring); :meth:`load_state_dict` before :meth:`fit` resumes
-    mid-epoch at the stored batch position.
+    CPU (:mod:`cnnspec.engine.state`); :meth:`load_state_dict` before
+    :meth:`fit` resumes mid-epoch at the stored batch position.
     """
 
     def __init__(self, spec: Any, *, run_dir: str | Path, data: Any = None, device: Any = None,
@@ -150,72 +72,12 @@ class Trainer:
                  dist: DistContext | None = None, epochs: int | None = None, limit_batches: int | None = None,
                  persist: bool = True, progress: dict[str, Any] | None = None,
                  argv: list[str] | None = None) -> None:
-        import torch
-
-        from cnnspec.analysis.consistency import check_spec_loss
-        from cnnspec.build import build_from_trace
-        from cnnspec.shapes.walker import infer_shapes
-
-        train = spec.train
-        self.spec = spec
-        self.dist = dist or DistContext()
-        self.rank = self.dist.rank
-        self.world_size = self.dist.world_size
-        self.is_main_process = self.dist.is_main
-        self.run_dir = Path(run_dir)
-        self.persist = persist
-        self._argv = argv
-        self.max_epochs = int(epochs if epochs is not None else (train.epochs if train else 10))
-        self.limit_batches = limit_batches
-        self.seed = train.seed if train and train.seed is not None else spec.config.seed
-        if isinstance(device, str) or device is None:
-            device = select_device(device or (train.device if train else "auto"))
-        if device.type == "cuda" and self.dist.enabled:
-            device = torch.device("cuda", self.dist.local_rank)
-        self.device = device
-
-        # static checks first: they cost nothing and need no data
-        self.trace = infer_shapes(spec)
-        check_spec_loss(spec, self.trace)
-
-        seed_everything(self.seed)
-        self.model = build_from_trace(self.trace)
-        self.channels_last = bool(train and train.channels_last)
-        self.model.to(self.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.optimizer, opt_entry = build_optimizer(spec, self.model)
-        self._closure = bool(opt_entry.obj.meta.get("closure"))
-        self.precision = Precision.create(train.amp if train else False, self.device)
-        self.grad_clip = train.grad_clip if train else None
-
-        labelled = build_callbacks(spec, default_progress=progress) if callbacks is None \
-            else [(type(c).__name__, c) for c in callbacks]
-        labelled += [(type(c).__name__, c) for c in extra_callbacks]
-        self.callbacks: list[Callback] = [c for _, c in labelled]
-        self._labels = {id(c): label for label, c in labelled}
-
-        if data is None:
-            from cnnspec.data import build_data
-
-            data = build_data(spec, rank=self.rank, world_size=self.world_size)
-        self.data = data
-        check_data_fits(spec, self.trace, data)
-        self.num_classes = int(data.num_classes)
-        self.loss_fn = build_loss(spec, self.num_classes).to(self.device)
-        batches = int(data.num_batches("train"))
-        self.steps_per_epoch = min(batches, limit_batches) if limit_batches else batches
-        self.scheduler_info: SchedulerInfo | None = build_scheduler(
-            spec, self.optimizer, epochs=self.max_epochs, steps_per_epoch=self.steps_per_epoch)
-        self.scheduler = self.scheduler_info.scheduler if self.scheduler_info else None
-
-        self.ddp_model: Any = self.model
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
-
+        # spec, dist, rank, world_size, is_main_process, device, trace, model, optimizer, precision, grad_clip,
+        # channels_last, callbacks, data, num_classes, loss_fn, steps_per_epoch, scheduler(_info), ddp_model, rundir
+        set_up(self, spec, run_dir=run_dir, data=data, device=device, callbacks=callbacks,
+               extra_callbacks=extra_callbacks, dist=dist, epochs=epochs, limit_batches=limit_batches,
+               persist=persist, progress=progress, argv=argv)
+        # the loop's own state
         self.epoch = 0
         self.global_step = 0
         self.history: list[dict[str, Any]] = []
@@ -228,42 +90,6 @@ class Trainer:
         self._stop_requested: str | None = None
         self._restored_rng: dict[str, Any] | None = None
         self._resumed = False
-        self._listeners = {event: self._listeners_of(event) for event in _EVENTS}
-        self.rundir = RunDir(self.run_dir) if persist and self.is_main_process else None
-        if self.rundir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-
-    # -- callbacks -------------------------------------------------------------
-    def _listeners_of(self, event: str) -> list[tuple[str, Any]]:
-        """Bound methods of the callbacks that override ``event`` (the others are
-        skipped, which keeps per-batch dispatch free for the no-op base)."""
-        base = getattr(Callback, event)
-        out = []
-        for cb in self.callbacks:
-            impl = getattr(type(cb), event, None)
-            if impl is None or impl is base:
-                continue
-            out.append((self._labels[id(cb)], getattr(cb, event)))
-        return out
-
-    def _dispatch(self, event: str, *args: Any) -> None:
-        for label, method in self._listeners[event]:
-            try:
-                method(self, *args)
-            except SpecError:  # a located mistake in the spec (a monitor no metric provides): exit 2
-                raise
-            except Exception as exc:
-                raise CallbackError(label, event, exc) from exc
-
-    def _dispatch_quietly(self, event: str, *args: Any) -> None:
-        """For on_exception/teardown: every callback gets the event whatever the others do."""
-        for label, method in self._listeners[event]:
-            try:
-                method(self, *args)
-            except Exception as exc:  # already failing: report, keep cleaning up
-                import warnings
-
-                warnings.warn(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}", stacklevel=2)
 
     # -- control ---------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -283,8 +109,8 @@ class Trainer:
         started = time.perf_counter()
         try:
             self._write_start_files()
-            self._dispatch("setup")
-            self._dispatch("on_fit_start")
+            self._events.dispatch(self, "setup")
+            self._events.dispatch(self, "on_fit_start")
             if self._restored_rng is not None:  # callbacks must not shift a resumed run's randomness
                 set_rng_state(self._restored_rng)
             try:
@@ -301,18 +127,18 @@ class Trainer:
                 test = self.test() if self.data.has("test") else {}
             except _Stop as stop:
                 self.status, self.stop_reason = stop.status, stop.reason
-                self._dispatch("on_interrupt", stop.reason)
+                self._events.dispatch(self, "on_interrupt", stop.reason)
                 self.final_metrics = self._final({}, time.perf_counter() - started)
                 self._write_final()
                 return self.final_metrics
             self.final_metrics = self._final(test, time.perf_counter() - started)
-            self._dispatch("on_fit_end", self.final_metrics)
+            self._events.dispatch(self, "on_fit_end", self.final_metrics)
             self._write_final()
             return self.final_metrics
         except BaseException as exc:
             self.status = "failed"
-            self._dispatch_quietly("on_exception", exc)
-            died = _worker_death(exc)
+            self._events.dispatch_quietly(self, "on_exception", exc)
+            died = worker_death(exc)
             if died is not None:
                 raise DataWorkerError(
                     f"a DataLoader worker died: {died}; this is often the out-of-memory killer — lower "
@@ -320,21 +146,21 @@ class Trainer:
                     f"`cnnspec train --resume {self.run_dir}`") from None
             raise
         finally:
-            self._dispatch_quietly("teardown")
+            self._events.dispatch_quietly(self, "teardown")
 
     def _run_epoch(self) -> None:
         epoch = self.epoch
         start = self._position[1] if self._position[0] == epoch else 0
         if start == 0:
             self._train_meter.reset()
-        self._dispatch("on_epoch_start", epoch)
+        self._events.dispatch(self, "on_epoch_start", epoch)
         began = time.perf_counter()
         self._train_epoch(epoch, start)
         self._check_stop()
         val = self.evaluate_split("val") if self.data.has("val") else {}
         self._check_stop()
         if val:
-            self._dispatch("on_validation_end", epoch, val)
+            self._events.dispatch(self, "on_validation_end", epoch, val)
         self._train_meter.all_reduce(self.dist)
         metrics: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step,
                                    **self._train_meter.compute("train"), **val,
@@ -343,11 +169,11 @@ class Trainer:
         metrics["time"] = time.perf_counter() - began
         self.history.append(metrics)
         self._position = (epoch + 1, 0)
-        self._dispatch("on_epoch_end", epoch, metrics)
+        self._events.dispatch(self, "on_epoch_end", epoch, metrics)
         if self.rundir is not None:
             self.rundir.append_metrics(metrics)
         if self.dist.enabled:
-            self.should_stop = self._any_rank(self.should_stop)
+            self.should_stop = self.dist.any_rank(self.should_stop, device=self.device)
         self.epoch = epoch + 1
 
     def _train_epoch(self, epoch: int, start: int) -> None:
@@ -356,7 +182,7 @@ class Trainer:
         model, optimizer, loss_fn, meter = self.ddp_model, self.optimizer, self.loss_fn, self._train_meter
         precision, scaler = self.precision, self.precision.scaler
         step_scheduler = self.scheduler if self.scheduler_info and self.scheduler_info.interval == "step" else None
-        listeners = self._listeners["on_train_batch_end"]
+        dispatch = self._events.dispatch
         limit = self.steps_per_epoch
         model.train()
         if start >= limit:
@@ -371,7 +197,7 @@ class Trainer:
                 outputs, loss = self._closure_step(inputs, targets, epoch, batch)
                 value = loss.item()
                 if self.dist.enabled:
-                    stop_all = self._sync_flags(False, self._stop_requested is not None)[1]
+                    stop_all = self.dist.sync_flags(False, self._stop_requested is not None, device=self.device)[1]
             else:
                 optimizer.zero_grad(set_to_none=True)
                 with precision.context():
@@ -384,7 +210,7 @@ class Trainer:
                 value = loss.item()
                 bad = not math.isfinite(value)
                 if self.dist.enabled:  # one all-reduce carries both flags, so every rank decides alike
-                    bad, stop_all = self._sync_flags(bad, self._stop_requested is not None)
+                    bad, stop_all = self.dist.sync_flags(bad, self._stop_requested is not None, device=self.device)
                 if bad:
                     optimizer.zero_grad(set_to_none=True)
                     raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
@@ -403,13 +229,7 @@ class Trainer:
             if step_scheduler is not None:
                 step_scheduler.step()
             self._position = (epoch, batch + 1)
-            for label, method in listeners:
-                try:
-                    method(self, batch, value, inputs, targets, outputs)
-                except SpecError:
-                    raise
-                except Exception as exc:
-                    raise CallbackError(label, "on_train_batch_end", exc) from exc
+            dispatch(self, "on_train_batch_end", batch, value, inputs, targets, outputs)
             if stop_all or (self._stop_requested is not None and not self.dist.enabled):
                 raise _Stop("interrupted", self._stop_requested or "stop requested on another process")
 
@@ -452,23 +272,10 @@ class Trainer:
         requested = self._stop_requested
         if self.dist.enabled:
             reason = requested or "stop requested on another process"
-            if self._any_rank(requested is not None):
+            if self.dist.any_rank(requested is not None, device=self.device):
                 raise _Stop("interrupted", reason)
         elif requested is not None:
             raise _Stop("interrupted", requested)
-
-    def _sync_flags(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag OR-ed over all processes, in one all-reduce."""
-        import torch
-
-        t = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device)
-        return tuple(bool(v > 0) for v in self.dist.all_reduce_sum(t).tolist())
-
-    def _any_rank(self, flag: bool) -> bool:
-        import torch
-
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        return bool(self.dist.all_reduce_sum(t).item() > 0)
 
     def _step_scheduler_epoch(self, metrics: dict[str, Any]) -> None:
         info = self.scheduler_info
@@ -495,7 +302,7 @@ class Trainer:
         """The final pass over the test split (``test_*`` metrics)."""
         metrics = self.evaluate_split("test", confusion=True)
         self._check_stop()
-        self._dispatch("on_test_end", metrics)
+        self._events.dispatch(self, "on_test_end", metrics)
         return metrics
 
     # -- files -----------------------------------------------------------------
@@ -533,57 +340,9 @@ class Trainer:
 
     # -- resume ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything a bit-identical resume needs, as tensors and plain values.
-
-        ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dicts;
-        ``epoch``/``batch``: the next train batch to run (``batch`` 0 means the
-        epoch has not started; ``batch == steps_per_epoch`` means its
-        validation is still to do); ``global_step``; ``history``; ``train_meter``
-        (the partial sums of an epoch in progress); ``rng`` (torch CPU/CUDA,
-        Python, numpy); ``callbacks`` (each callback's state under its
-        ``state_key``); ``spec_fingerprint``.
-        """
-        from cnnspec.engine.rundir import jsonable
-
-        epoch, batch = self._position
-        return {
-            "format": STATE_FORMAT,
-            "spec_fingerprint": self.spec.fingerprint(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.precision.scaler.state_dict() if self.precision.scaler is not None else None,
-            "epoch": epoch,
-            "batch": batch,
-            "global_step": self.global_step,
-            "history": jsonable(self.history),
-            "train_meter": self._train_meter.state_dict(),
-            "rng": get_rng_state(),
-            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_key")},
-        }
+        """Everything a bit-identical resume needs (layout: :func:`cnnspec.engine.state.training_state`)."""
+        return training_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output; :meth:`fit` then continues from it."""
-        if state.get("format") != STATE_FORMAT:
-            raise CnnspecError(f"unsupported training state format {state.get('format')!r} "
-                               f"(this cnnspec writes {STATE_FORMAT})")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.precision.scaler is not None and state.get("scaler") is not None:
-            self.precision.scaler.load_state_dict(state["scaler"])
-        self._position = (int(state["epoch"]), int(state["batch"]))
-        self.epoch = self._position[0]
-        self.global_step = int(state["global_step"])
-        self.history = [dict(m) for m in state.get("history", [])]
-        if state.get("train_meter"):
-            self._train_meter.load_state_dict(state["train_meter"])
-        saved = state.get("callbacks", {})
-        for cb in self.callbacks:
-            key = getattr(cb, "state_key", None)
-            if key in saved:
-                cb.load_state_dict(saved[key])
-        self._restored_rng = state["rng"]
-        set_rng_state(self._restored_rng)
-        self._resumed = True
+        restore_training_state(self, state)

@@ -72,3 +72,11 @@ def test_a_stop_requested_on_one_rank_stops_every_rank_at_the_same_step(tmp_path
     assert ranks[1]["stop_reason"] == "stop requested on another process"
     assert ranks[0]["global_step"] == ranks[1]["global_step"] == 4  # seen by all at the next step's sync
     assert ranks[0]["weights_sum"] == ranks[1]["weights_sum"]  # DDP kept the replicas equal
+
+
+def test_flags_of_a_lone_process_are_its_own():
+    from cnnspec.engine.distributed import DistContext
+
+    alone = DistContext()
+    assert alone.sync_flags(True, False) == (True, False)
+    assert alone.any_rank(True) is True and alone.any_rank(False) is False

@@ -7,7 +7,7 @@ import torch
 
 from cnnspec.callbacks import Callback
 from cnnspec.engine import CallbackError, train
-from cnnspec.exceptions import SpecError
+from cnnspec.exceptions import CnnspecError, SpecError
 from tests.engine.standin import random_bundle
 
 
@@ -141,3 +141,42 @@ def test_should_stop_set_before_the_first_epoch_trains_nothing(tiny_spec, runs):
     assert result.status == "stopped" and result.stop_reason == "decided before the resume"
     assert result.history == [] and result.trainer.global_step == 0
     assert [e[0] for e in rec.events] == ["setup", "on_fit_start", "on_test_end", "on_fit_end", "teardown"]
+
+
+def test_two_spec_callbacks_with_one_state_key_are_a_located_spec_error(tiny_spec, runs):
+    spec = tiny_spec + "callbacks: [earlystopping, {earlystopping: {patience: 3}}]\n"
+    with pytest.raises(SpecError) as info:
+        train(spec, data=random_bundle(), runs_root=runs)
+    error = info.value
+    assert "callbacks[1]: two callbacks keep their resumable state under one state_key, 'earlystopping'" in str(error)
+    assert "callbacks[0] (earlystopping) and callbacks[1] (earlystopping)" in str(error)
+    line = spec.splitlines()[-1]
+    assert error.path == "callbacks[1]" and error.location is not None
+    assert (error.location.line, error.location.column) == (len(spec.splitlines()), line.index("{earlystopping") + 1)
+
+
+class Keyed(Callback):
+    state_key = "shared"
+
+
+class AlsoKeyed(Callback):
+    @property
+    def state_key(self) -> str:
+        return "shared"
+
+
+def test_python_callbacks_with_one_state_key_are_refused_naming_both(tiny_spec, runs):
+    with pytest.raises(CnnspecError, match=r"one state_key, 'shared': 'Keyed' and 'AlsoKeyed'") as info:
+        train(tiny_spec, data=random_bundle(), runs_root=runs, callbacks=[Keyed(), Recorder(), AlsoKeyed()])
+    assert not isinstance(info.value, SpecError)
+
+
+def test_a_python_callback_sharing_a_spec_callbacks_key_names_where_each_came_from(tiny_spec, runs):
+    spec = tiny_spec + "callbacks: [earlystopping]\n"
+
+    class Impostor(Callback):
+        state_key = "earlystopping"
+
+    with pytest.raises(CnnspecError, match=r"'earlystopping': callbacks\[0\] \(earlystopping\) and 'Impostor'") as info:
+        train(spec, data=random_bundle(), runs_root=runs, callbacks=[Impostor()])
+    assert not isinstance(info.value, SpecError)
