@@ -4,16 +4,24 @@
 
     CnnspecError                 anything cnnspec refuses; the CLI exits 2, no traceback
     ├── SpecError                a mistake in a spec, located (file:line:col, key path)
-    │   └── ShapeError           well-formed, but the tensor shapes do not fit together
+    │   ├── ShapeError           well-formed, but the tensor shapes do not fit together
+    │   └── WeightsMismatchError weights whose keys or shapes are not the spec's model's
     ├── PluginError              the plugin selection cannot be honoured (-p NAME unknown)
     ├── RegistryError            an unknown or ambiguous component name (located by the spec stage)
     ├── DatasetError             a dataset that cannot be used as the spec asks
     │   └── DatasetNotFound      its files are missing or damaged, or a download failed
     ├── PipelineShapeError       samples of one batch differ in shape after the transforms
-    └── CheckpointError          a checkpoint that cannot be used
-        ├── CorruptCheckpointError   torn, truncated, bit-flipped, or no checkpoint at all
-        ├── UnsafeCheckpointError    its pickle names objects a weights file never needs
-        └── NonFiniteStateError      a tensor to be saved holds NaN or inf
+    ├── CheckpointError          a checkpoint that cannot be used
+    │   ├── CorruptCheckpointError   torn, truncated, bit-flipped, or no checkpoint at all
+    │   ├── UnsafeCheckpointError    its pickle names objects a weights file never needs
+    │   └── NonFiniteStateError      a tensor to be saved holds NaN or inf
+    ├── ExportError              the model cannot be exported, or the export cannot be checked
+    ├── CallbackError            a callback raised; training stopped cleanly (exit 1: a plugin's bug)
+    └── DataWorkerError          a DataLoader worker process died (often the out-of-memory killer)
+
+    AssertionError               the plugin author kit (cnnspec.testing) fails tests with these
+    ├── LayerCheckError          a layer's shape rule and its torch module disagree
+    └── ComponentCheckError      some of a plugin's components failed to build or run
 
 Every error carries ``message`` and an optional ``hint``; ``str(error)`` is
 what the user would read, drawn by :mod:`cnnspec.render`. A user mistake
@@ -26,19 +34,25 @@ itself and the rest are in ``others``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cnnspec.render import render_error, render_located, render_message
 
 __all__ = [
+    "CallbackError",
     "CheckpointError",
     "CnnspecError",
+    "ComponentCheckError",
     "CorruptCheckpointError",
+    "DataWorkerError",
     "DatasetError",
     "DatasetNotFound",
+    "ExportError",
     "KeyPath",
+    "LayerCheckError",
     "Location",
     "NonFiniteStateError",
     "PipelineShapeError",
@@ -47,6 +61,7 @@ __all__ = [
     "ShapeError",
     "SpecError",
     "UnsafeCheckpointError",
+    "WeightsMismatchError",
     "format_key_path",
 ]
 
@@ -263,3 +278,57 @@ class UnsafeCheckpointError(CheckpointError):
 
 class NonFiniteStateError(CheckpointError):
     """A tensor to be saved holds NaN or inf; saving it would poison every resume."""
+
+
+class WeightsMismatchError(SpecError):
+    """Weights whose keys or shapes are not the model's; nothing was loaded.
+
+    ``missing``: the model's keys the weights lack; ``unexpected``: keys of
+    the weights the model does not have; ``shapes``: ``(key, shape in the
+    weights, shape in the model)`` for each key both have with different shapes.
+    """
+
+    missing: list[str]
+    unexpected: list[str]
+    shapes: list[tuple[str, list[int], list[int]]]
+
+
+class ExportError(CnnspecError):
+    """The model could not be exported, or the export cannot be checked."""
+
+
+class CallbackError(CnnspecError):
+    """A callback raised: training stopped cleanly, and this names the culprit."""
+
+    def __init__(self, label: str, event: str, exc: BaseException) -> None:
+        self.label = label
+        self.event = event
+        self.original = exc
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        super().__init__(f"callback '{label}' failed in {event}: {type(exc).__name__}: {exc}{where}")
+
+
+class DataWorkerError(CnnspecError):
+    """A DataLoader worker process died (often killed by the OOM killer).
+
+    torch reports it from its SIGCHLD handler as a RuntimeError in whatever code
+    runs at that moment (a callback, the loop), or as a broken pipe; this names
+    the real culprit once.
+    """
+
+
+class LayerCheckError(AssertionError):
+    """The rule and the module disagree; the message holds a minimal counterexample."""
+
+    def __init__(self, message: str, *, layer: str, arguments: Mapping[str, Any] | None = None,
+                 input_shape: tuple[Any, ...] | None = None, kind: str = "") -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.arguments = dict(arguments or {})
+        self.input_shape = input_shape
+        self.kind = kind
+
+
+class ComponentCheckError(AssertionError):
+    """Some of a plugin's components failed; the message lists each with its error."""

@@ -192,3 +192,31 @@ def test_stage_graph_is_what_the_architecture_page_draws():
                 edges[stage(module)].add(stage(target))
     for own, others in edges.items():
         assert all(RANKS[o] < RANKS[own] for o in others), (own, others)
+
+
+#: exceptions that never leave cnnspec: control flow inside one module, not errors a caller sees
+INTERNAL_SIGNALS = {"cnnspec.plugins.checks.Broken", "cnnspec.data.workers.WorkerDied",
+                    "cnnspec.testing.draw.CannotDraw"}
+
+
+def test_every_error_class_lives_in_the_one_tree():
+    """Errors a caller can catch are defined in cnnspec/exceptions.py and drawn in its docstring."""
+    import cnnspec.exceptions as exceptions
+
+    stray = []
+    for module, path in MODULES.items():
+        if module == "cnnspec.exceptions":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+                continue
+            bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+            name = f"{module}.{node.name}"
+            if any(b.endswith(("Error", "Exception")) for b in bases) and name not in INTERNAL_SIGNALS:
+                stray.append(name)
+    assert not stray, f"define these in cnnspec/exceptions.py: {stray}"
+    drawn = exceptions.__doc__
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert f"── {name} " in drawn or f"    {name} " in drawn, f"{name} is not drawn in the tree"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnspec.build.weights import fit_state, read_weights
-from cnnspec.exceptions import CnnspecError, SpecError
+from cnnspec.exceptions import ExportError, SpecError
 from cnnspec.spec import Spec
 
 __all__ = ["FORMATS", "ExportError", "ExportReport", "export_model", "load_weights"]
@@ -36,10 +36,6 @@ TRACE_BATCH = 2
 
 #: ONNX weights beyond this go to a side file (``FILE.data``); protobuf stops at 2 GiB
 ONNX_SINGLE_FILE_LIMIT = 1 << 30
-
-
-class ExportError(CnnspecError):
-    """The model could not be exported, or the export cannot be checked."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnspec.checkpoint import CheckpointError, open_checkpoint
-from cnnspec.exceptions import SpecError
+from cnnspec.exceptions import WeightsMismatchError
 
 __all__ = [
     "FIT_HINT",
@@ -105,19 +105,6 @@ def state_dict_of(held: Mapping[str, Any], source: str | Path) -> dict[str, Any]
         return dict(held)
     raise CheckpointError(f"{source} holds no model weights: it is neither a state dict nor a checkpoint with "
                           f"one under {' or '.join(repr(k) for k in STATE_KEYS)}")
-
-
-class WeightsMismatchError(SpecError):
-    """Weights whose keys or shapes are not the model's; nothing was loaded.
-
-    ``missing``: the model's keys the weights lack; ``unexpected``: keys of
-    the weights the model does not have; ``shapes``: ``(key, shape in the
-    weights, shape in the model)`` for each key both have with different shapes.
-    """
-
-    missing: list[str]
-    unexpected: list[str]
-    shapes: list[tuple[str, list[int], list[int]]]
 
 
 def _plural(count: int, noun: str) -> str:

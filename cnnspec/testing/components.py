@@ -26,14 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnspec.exceptions import ComponentCheckError
 from cnnspec.plugins.manager import KINDS, PluginSet
 from cnnspec.testing.layers import check_layer
 
 __all__ = ["ComponentCheckError", "ComponentReport", "check_components"]
-
-
-class ComponentCheckError(AssertionError):
-    """Some of a plugin's components failed; the message lists each with its error."""
 
 
 @dataclass

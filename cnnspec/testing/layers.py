@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cnnspec.exceptions import LayerCheckError
 from cnnspec.layer import LayerType, fmt_shape
 from cnnspec.testing.draw import CannotDraw, ParamDrawer
 from cnnspec.testing.shrink import shrink as shrink_counterexample
@@ -38,18 +39,6 @@ __all__ = ["LayerCheckError", "LayerCheckReport", "check_layer", "fill_inferred"
 DEFAULT_RANKS = (1, 2, 3, 4, 5)
 _PROBE_PER_RANK = 8
 _MAX_INVALID = 20
-
-
-class LayerCheckError(AssertionError):
-    """The rule and the module disagree; the message holds a minimal counterexample."""
-
-    def __init__(self, message: str, *, layer: str, arguments: Mapping[str, Any] | None = None,
-                 input_shape: Shape | None = None, kind: str = "") -> None:
-        super().__init__(message)
-        self.layer = layer
-        self.arguments = dict(arguments or {})
-        self.input_shape = input_shape
-        self.kind = kind
 
 
 @dataclass
