@@ -14,11 +14,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from cnnspec.names import suggest
 
-__all__ = ["Component", "check_signature", "resolve_dotted", "split_ref"]
+__all__ = ["Component", "SpecModel", "check_signature", "resolve_dotted", "split_ref"]
+
+
+class SpecModel(BaseModel):
+    """Base of spec sections and of components' argument models: strict, closed, immutable, finite.
+
+    ``lr: "0.1"`` is an error (never coerced), an unknown key is an error with
+    a suggestion, ``nan``/``inf`` are refused. Plugin components subclass it
+    for their ``params`` so their arguments are checked like the built-ins'.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def resolve_dotted(target: str) -> Any:

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from cnnspec.component import SpecModel
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec.sections import SpecModel
 
 __all__ = [
     "CIFAR10_CLASSES",

@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from cnnspec.component import Component
+from cnnspec.component import Component, SpecModel
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec.sections import SpecModel
 
 __all__ = ["GradCamParams", "cnnspec_callbacks"]
 

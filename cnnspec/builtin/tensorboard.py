@@ -11,9 +11,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from cnnspec.argtypes import RelativePath
-from cnnspec.component import Component
+from cnnspec.component import Component, SpecModel
 from cnnspec.hookspec import hookimpl
-from cnnspec.spec.sections import SpecModel
 
 __all__ = ["TensorBoardParams", "cnnspec_callbacks"]
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnspec.callbacks.base import Callback, TrainerView
-from cnnspec.spec.sections import SpecModel
+from cnnspec.component import SpecModel
 
 __all__ = ["STANDARD_METRICS", "CheckpointCallback", "CheckpointParams", "available_metrics", "check_monitor",
            "default_mode", "default_monitor", "improved"]

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cnnspec.callbacks.base import Callback, TrainerView
 from cnnspec.callbacks.checkpoint import check_monitor, default_mode, default_monitor, improved
-from cnnspec.spec.sections import SpecModel
+from cnnspec.component import SpecModel
 
 __all__ = ["EarlyStopping", "EarlyStoppingParams"]
 

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from cnnspec.component import SpecModel
 
 __all__ = ["ComponentRef", "DataSpec", "SpecModel", "TrainSpec"]
-
-
-class SpecModel(BaseModel):
-    """Base for spec sections: strict, closed, immutable, finite numbers."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 #: ``"sgd"`` or ``{"sgd": {"lr": 0.1}}``

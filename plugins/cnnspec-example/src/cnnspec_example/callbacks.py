@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from cnnspec.callbacks.base import Callback
-from cnnspec.spec.sections import SpecModel
+from cnnspec.component import SpecModel
 
 __all__ = ["CsvLog", "CsvLogParams"]
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnspec.spec.sections import SpecModel
+from cnnspec.component import SpecModel
 
 __all__ = ["STRIPE_CLASSES", "StripesParams", "make_stripes", "stripes", "stripes_sample_shape"]
 

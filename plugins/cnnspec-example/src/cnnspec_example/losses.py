@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from cnnspec.spec.sections import SpecModel
+from cnnspec.component import SpecModel
 
 __all__ = ["FocalParams"]
 
