@@ -220,3 +220,10 @@ def test_every_error_class_lives_in_the_one_tree():
         obj = getattr(exceptions, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             assert f"── {name} " in drawn or f"    {name} " in drawn, f"{name} is not drawn in the tree"
+
+
+def test_the_architecture_page_names_every_module():
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    missing = [m for m in MODULES if m.count(".") >= 1 and m.rsplit(".", 1)[1] not in page
+               and not m.startswith(("cnnspec.builtin.", "cnnspec.cli.commands."))]
+    assert not missing, f"docs/architecture.md does not mention: {missing}"
