@@ -196,7 +196,7 @@ def test_stage_graph_is_what_the_architecture_page_draws():
 
 #: exceptions that never leave cnnspec: control flow inside one module, not errors a caller sees
 INTERNAL_SIGNALS = {"cnnspec.plugins.checks.Broken", "cnnspec.data.workers.WorkerDied",
-                    "cnnspec.testing.draw.CannotDraw"}
+                    "cnnspec.engine.step.StopTraining", "cnnspec.testing.draw.CannotDraw"}
 
 
 def test_every_error_class_lives_in_the_one_tree():

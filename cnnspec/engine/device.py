@@ -1,20 +1,29 @@
-"""Choosing the device and the numeric precision of a run.
+"""Choosing the device, the numeric precision and the kernels of a run.
 
-``auto`` prefers CUDA, then Apple's MPS, then the CPU. Mixed precision
-(``train.amp``) autocasts the forward pass: fp16 with a gradient scaler on
-CUDA, bf16 elsewhere (CPUs and MPS have no fast fp16 path, and bf16 needs no
-loss scaling).
+``auto`` prefers CUDA, then Apple's MPS, then the CPU; the environment
+variable ``CNNSPEC_DEVICE`` (e.g. ``cpu``) overrides what ``auto`` picks, for
+a machine whose GPU should be left alone. Mixed precision (``train.amp``)
+autocasts the forward pass: fp16 with a gradient scaler on CUDA, bf16
+elsewhere (CPUs and MPS have no fast fp16 path, and bf16 needs no loss
+scaling). On CUDA, cuDNN picks the fastest convolution kernels for the shapes
+it sees (autotuning) unless ``train.deterministic`` asks for reproducible
+kernels instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cnnspec.exceptions import CnnspecError
 
-__all__ = ["Precision", "select_device"]
+__all__ = ["DEVICE_ENV", "Precision", "configure_kernels", "select_device"]
+
+#: overrides what ``auto`` resolves to (``cpu``, ``cuda:1``...)
+DEVICE_ENV = "CNNSPEC_DEVICE"
 
 
 def select_device(requested: str | None) -> Any:
@@ -22,6 +31,9 @@ def select_device(requested: str | None) -> Any:
     import torch
 
     name = (requested or "auto").strip().lower()
+    if name == "auto" and os.environ.get(DEVICE_ENV, "").strip():
+        name = os.environ[DEVICE_ENV].strip().lower()
+        requested = f"{name} (from {DEVICE_ENV})"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -46,6 +58,37 @@ def select_device(requested: str | None) -> Any:
     elif device.type != "cpu":
         raise CnnspecError(f"unsupported device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+@contextlib.contextmanager
+def configure_kernels(device: Any, *, deterministic: bool) -> Iterator[str]:
+    """Autotuned cuDNN kernels, or deterministic ones, for the duration; yields what was chosen.
+
+    Deterministic mode makes a CUDA run repeat bit for bit (``torch.use_deterministic_algorithms``,
+    cuDNN's deterministic kernels, cuBLAS's fixed workspace): it costs speed, and
+    an operation with no deterministic kernel raises instead of running. The
+    process-wide settings are restored afterwards.
+    """
+    import torch
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        chosen = "deterministic"
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        chosen = "autotuned"
+    else:
+        chosen = "default"
+    try:
+        yield chosen
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
 
 
 @dataclass

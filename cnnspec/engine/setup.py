@@ -20,6 +20,7 @@ from cnnspec.engine.evaluation import check_data_fits
 from cnnspec.engine.events import Dispatcher
 from cnnspec.engine.rng import seed_everything
 from cnnspec.engine.rundir import RunDir
+from cnnspec.engine.step import LossReader
 from cnnspec.exceptions import CnnspecError
 from cnnspec.load.reader import format_path
 
@@ -90,6 +91,9 @@ def _model(trainer: Any, spec: Any) -> None:
     trainer._closure = bool(opt_entry.obj.meta.get("closure"))
     trainer.precision = Precision.create(train.amp if train else False, trainer.device)
     trainer.grad_clip = train.grad_clip if train else None
+    trainer.deterministic = bool(train and train.deterministic)
+    trainer.kernels = "default"
+    trainer.loss_reader = LossReader(trainer.device)
 
 
 def _callbacks(trainer: Any, spec: Any, callbacks: list[Any] | None, extra: Sequence[Any],
@@ -157,3 +161,30 @@ def _wrap(trainer: Any) -> None:
 
         ids = [trainer.device.index] if trainer.device.type == "cuda" else None
         trainer.ddp_model = DistributedDataParallel(trainer.model, device_ids=ids)
+    train = trainer.spec.train
+    trainer.compiled = bool(train and train.compile)
+    if trainer.compiled:
+        trainer.ddp_model = _compiled(trainer.spec, trainer.ddp_model)
+
+
+def _compiled(spec: Any, model: Any) -> Any:
+    """``torch.compile(model)``, or a located error where torch cannot compile at all.
+
+    Compilation itself happens at the first step; a model it cannot handle
+    fails there with the same advice (:mod:`cnnspec.engine.step`).
+    """
+    import torch
+
+    try:
+        import torch._dynamo
+
+        supported = torch._dynamo.is_dynamo_supported()
+        problem = None
+    except Exception as exc:  # the check itself raises where dynamo cannot run (an unsupported Python)
+        supported, problem = False, str(exc)
+    if not supported:
+        raise spec.document.error(
+            f"train.compile: torch.compile is not supported here (torch {torch.__version__}"
+            + (f": {problem}" if problem else "") + ")", ("train", "compile"),
+            hint="set train.compile: false")
+    return torch.compile(model)

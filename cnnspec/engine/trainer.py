@@ -15,12 +15,12 @@ alike.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cnnspec.engine.device import configure_kernels
 from cnnspec.engine.distributed import DistContext
 from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
 from cnnspec.engine.evaluation import evaluate_model
@@ -29,17 +29,9 @@ from cnnspec.engine.rng import set_rng_state
 from cnnspec.engine.rundir import environment
 from cnnspec.engine.setup import set_up
 from cnnspec.engine.state import STATE_FORMAT, restore_training_state, training_state
+from cnnspec.engine.step import StopTraining, closure_step, optimizer_step
 
 __all__ = ["STATE_FORMAT", "CallbackError", "DataWorkerError", "Trainer"]
-
-
-class _Stop(Exception):
-    """Leave the loop now (non-finite loss, a requested stop)."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class Trainer:
@@ -107,6 +99,10 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train, validate every epoch, test once; returns the final metrics."""
         started = time.perf_counter()
+        with configure_kernels(self.device, deterministic=self.deterministic) as self.kernels:
+            return self._fit(started)
+
+    def _fit(self, started: float) -> dict[str, Any]:
         try:
             self._write_start_files()
             self._events.dispatch(self, "setup")
@@ -125,7 +121,7 @@ class Trainer:
                 else:
                     self.status = "completed"
                 test = self.test() if self.data.has("test") else {}
-            except _Stop as stop:
+            except StopTraining as stop:
                 self.status, self.stop_reason = stop.status, stop.reason
                 self._events.dispatch(self, "on_interrupt", stop.reason)
                 self.final_metrics = self._final({}, time.perf_counter() - started)
@@ -177,10 +173,7 @@ class Trainer:
         self.epoch = epoch + 1
 
     def _train_epoch(self, epoch: int, start: int) -> None:
-        import torch
-
-        model, optimizer, loss_fn, meter = self.ddp_model, self.optimizer, self.loss_fn, self._train_meter
-        precision, scaler = self.precision, self.precision.scaler
+        model, meter = self.ddp_model, self._train_meter
         step_scheduler = self.scheduler if self.scheduler_info and self.scheduler_info.interval == "step" else None
         dispatch = self._events.dispatch
         limit = self.steps_per_epoch
@@ -192,38 +185,8 @@ class Trainer:
             if batch >= limit:
                 break
             inputs, targets = self._to_device(inputs, targets)
-            stop_all = False
-            if self._closure:
-                outputs, loss = self._closure_step(inputs, targets, epoch, batch)
-                value = loss.item()
-                if self.dist.enabled:
-                    stop_all = self.dist.sync_flags(False, self._stop_requested is not None, device=self.device)[1]
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                with precision.context():
-                    outputs = model(inputs)
-                    loss = loss_fn(outputs, targets)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                else:
-                    loss.backward()
-                value = loss.item()
-                bad = not math.isfinite(value)
-                if self.dist.enabled:  # one all-reduce carries both flags, so every rank decides alike
-                    bad, stop_all = self.dist.sync_flags(bad, self._stop_requested is not None, device=self.device)
-                if bad:
-                    optimizer.zero_grad(set_to_none=True)
-                    raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
-                                            "that step was not applied (try a lower learning rate or grad_clip)")
-                if self.grad_clip is not None:
-                    if scaler is not None:
-                        scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
+            step = closure_step if self._closure else optimizer_step
+            outputs, loss, value, stop_all = step(self, inputs, targets, epoch, batch)
             self.global_step += 1
             meter.update(loss, outputs, targets)
             if step_scheduler is not None:
@@ -231,32 +194,7 @@ class Trainer:
             self._position = (epoch, batch + 1)
             dispatch(self, "on_train_batch_end", batch, value, inputs, targets, outputs)
             if stop_all or (self._stop_requested is not None and not self.dist.enabled):
-                raise _Stop("interrupted", self._stop_requested or "stop requested on another process")
-
-    def _closure_step(self, inputs: Any, targets: Any, epoch: int, batch: int) -> tuple[Any, Any]:
-        """One step of an optimizer that re-evaluates the loss (LBFGS).
-
-        The first evaluation happens before any parameter changes, so a
-        non-finite loss there leaves the model untouched.
-        """
-        first: list[tuple[Any, Any]] = []
-
-        def closure() -> Any:
-            self.optimizer.zero_grad(set_to_none=True)
-            with self.precision.context():
-                outputs = self.ddp_model(inputs)
-                loss = self.loss_fn(outputs, targets)
-            if not first:
-                first.append((outputs, loss))
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise _Stop("diverged", f"non-finite loss ({value}) at epoch {epoch + 1}, batch {batch + 1}; "
-                                            "that step was not applied")
-            loss.backward()
-            return loss
-
-        self.optimizer.step(closure)
-        return first[0]
+                raise StopTraining("interrupted", self._stop_requested or "stop requested on another process")
 
     def _to_device(self, inputs: Any, targets: Any) -> tuple[Any, Any]:
         if self.device.type != "cpu":
@@ -273,9 +211,9 @@ class Trainer:
         if self.dist.enabled:
             reason = requested or "stop requested on another process"
             if self.dist.any_rank(requested is not None, device=self.device):
-                raise _Stop("interrupted", reason)
+                raise StopTraining("interrupted", reason)
         elif requested is not None:
-            raise _Stop("interrupted", requested)
+            raise StopTraining("interrupted", requested)
 
     def _step_scheduler_epoch(self, metrics: dict[str, Any]) -> None:
         info = self.scheduler_info
@@ -315,6 +253,8 @@ class Trainer:
                           argv=self._argv)
         env["precision"] = self.precision.describe()
         env["channels_last"] = self.channels_last
+        env["compile"] = self.compiled
+        env["kernels"] = self.kernels
         if self._resumed:
             env["resumed_at"] = {"epoch": self._position[0], "batch": self._position[1]}
             self.rundir.rewrite_metrics(self.history)

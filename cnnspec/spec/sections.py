@@ -90,6 +90,10 @@ class TrainSpec(SpecModel):
     amp: bool | Literal["bf16", "fp16"] = Field(
         default=False, description="mixed precision: true = fp16 on CUDA, bf16 elsewhere")
     channels_last: bool = Field(default=False, description="NHWC memory format (faster convolutions on CPU)")
+    compile: bool = Field(default=False, description="torch.compile the model: slower start, often faster steps "
+                                                      "on a GPU (docs/performance.md)")
+    deterministic: bool = Field(default=False, description="reproducible CUDA kernels (bit-identical reruns on a "
+                                                            "GPU) instead of cuDNN autotuning; slower")
     grad_clip: float | None = Field(default=None, gt=0, description="clip the gradient norm to this value")
     progress: bool = Field(default=True, description="add the progress callback (bar on a terminal, lines otherwise)")
     threads: int | None = Field(default=None, ge=1,
