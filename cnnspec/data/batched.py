@@ -43,6 +43,7 @@ def _flip(dim: int) -> Impl:
     def run(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         mask = torch.rand(x.shape[0], generator=g) < t.p
         if mask.any():
+            mask = mask.to(x.device)
             x[mask] = x[mask].flip(dim)
         return x
 
@@ -56,6 +57,7 @@ def random_grayscale(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tenso
     if x.shape[-3] not in (1, 3):
         return None
     if mask.any() and x.shape[-3] == 3:
+        mask = mask.to(x.device)
         x[mask] = F.rgb_to_grayscale(x[mask], num_output_channels=3)
     return x
 
@@ -81,7 +83,7 @@ def crop_at(x: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, h: int, w:
     b, c, height, width = x.shape
     s = x.stride()
     windows = x.as_strided((b, c, height - h + 1, width - w + 1, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
-    return windows[torch.arange(b), :, tops, lefts]
+    return windows[torch.arange(b, device=x.device), :, tops.to(x.device), lefts.to(x.device)]
 
 
 # -- rotation and affine ---------------------------------------------------------------
@@ -109,20 +111,21 @@ def inverse_affine(center: tuple[float, float], angle: torch.Tensor, translate: 
 def warp(x: torch.Tensor, matrices: torch.Tensor, mode: str, fill: Any) -> torch.Tensor:
     """Resample each sample through its own inverse affine matrix (zeros outside, then ``fill``)."""
     b, c, h, w = x.shape
-    theta = matrices.to(x.dtype).reshape(b, 2, 3)
-    base = torch.empty(1, h, w, 3, dtype=x.dtype)
-    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w))
-    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h).unsqueeze_(-1))
+    on = {"dtype": x.dtype, "device": x.device}
+    theta = matrices.to(**on).reshape(b, 2, 3)
+    base = torch.empty(1, h, w, 3, **on)
+    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, **on))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, **on).unsqueeze_(-1))
     base[..., 2].fill_(1)
-    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype))
+    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], **on))
     grid = base.view(1, h * w, 3).expand(b, -1, -1).bmm(scaled).view(b, h, w, 2)
-    img = x if fill is None else torch.cat([x, torch.ones(b, 1, h, w, dtype=x.dtype)], dim=1)
+    img = x if fill is None else torch.cat([x, torch.ones(b, 1, h, w, **on)], dim=1)
     out = torch.nn.functional.grid_sample(img, grid, mode=mode, padding_mode="zeros", align_corners=False)
     if fill is None:
         return out
     out, mask = out[:, :c], out[:, c:].expand(b, c, h, w)
     values = fill if isinstance(fill, (list, tuple)) else [float(fill)]
-    fill_img = torch.tensor(values, dtype=x.dtype).view(1, -1, 1, 1)
+    fill_img = torch.tensor(values, **on).view(1, -1, 1, 1)
     if mode == "nearest":
         return torch.where(mask < 0.5, fill_img.expand_as(out), out)
     return out.sub_(fill_img).mul_(mask).add_(fill_img)
@@ -198,7 +201,8 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
 
 def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
     """torchvision's ``_blend`` with a per-sample float64 ratio (``1 - ratio`` taken in float64, as it does)."""
-    return x.mul(ratio.to(x.dtype)).add_(other * (1.0 - ratio).to(x.dtype)).clamp_(0, 1)
+    on = {"dtype": x.dtype, "device": x.device}
+    return x.mul(ratio.to(**on)).add_(other * (1.0 - ratio).to(**on)).clamp_(0, 1)
 
 
 def _hsv() -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]] | None:
@@ -232,9 +236,10 @@ def color_jitter(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | 
             if factor is None or not mask.any():
                 continue
             f = factor[mask].view(-1, 1, 1, 1)
+            mask = mask.to(x.device)
             sub = x[mask]
             if key == "brightness":
-                sub = sub.mul(f.to(sub.dtype)).clamp_(0, 1)
+                sub = sub.mul(f.to(sub.dtype).to(sub.device)).clamp_(0, 1)
             elif key == "contrast":
                 gray = _gray(sub) if c == 3 else sub
                 sub = _blend(sub, gray.mean(dim=(-3, -2, -1), keepdim=True), f)
@@ -245,7 +250,7 @@ def color_jitter(t: Any, x: torch.Tensor, g: torch.Generator) -> torch.Tensor | 
             else:
                 to_hsv, to_rgb = hsv  # type: ignore[misc]
                 h_, s_, v_ = to_hsv(sub).unbind(dim=-3)
-                h_ = h_.add(f.view(-1, 1, 1).to(h_.dtype)).remainder_(1.0)
+                h_ = h_.add(f.view(-1, 1, 1).to(h_.dtype).to(h_.device)).remainder_(1.0)
                 sub = to_rgb(torch.stack((h_, s_, v_), dim=-3))
             x[mask] = sub
     return x

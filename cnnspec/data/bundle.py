@@ -3,8 +3,14 @@
 A :class:`DataBundle` is built once per process by
 :func:`cnnspec.data.build_data`. Each split is a *source* (a dataset, held
 as a resident tensor when it can be) plus the positions of its samples in
-that source plus its transform pipeline. Batches are CPU float32
+that source plus its transform pipeline. Batches are float32
 ``[B, *sample_shape]`` inputs and int64 targets.
+
+On a GPU (:meth:`DataBundle.place`) a resident source that fits moves to the
+device once, as it is stored (uint8 stays uint8, a quarter of float32): each
+batch is then gathered, converted, augmented and normalised there, with no
+copy from the host. Sources read per item are loaded into pinned memory and
+the next batch's copy to the device is queued while the current one trains.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from cnnspec.data.pipeline import Pipeline
 from cnnspec.data.splits import batch_seed, shard_batches, train_order
 from cnnspec.data.workers import iterate
 
-__all__ = ["SPLITS", "Batch", "DataBundle", "Source", "SplitData"]
+__all__ = ["RESIDENT_FRACTION", "SPLITS", "Batch", "DataBundle", "Source", "SplitData"]
+
+#: resident data moves to a GPU when it takes at most this share of the GPU's free memory
+RESIDENT_FRACTION = 0.4
 
 #: ``(inputs [B, *sample_shape] float32, targets [B] int64)``
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -48,21 +57,33 @@ class Source:
     def __len__(self) -> int:
         return int(self.arrays[1].shape[0]) if self.arrays is not None else len(self.dataset)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the resident tensors (0 when read per item)."""
+        if self.arrays is None:
+            return 0
+        return sum(t.numel() * t.element_size() for t in self.arrays)
+
+    def to(self, device: Any) -> None:
+        """Keep the resident tensors on ``device`` (once; later batches are gathered there)."""
+        if self.arrays is not None:
+            self.arrays = (self.arrays[0].to(device), self.arrays[1].to(device))
+
     def gather(self, index: torch.Tensor) -> torch.Tensor:
-        """A float batch from the resident tensor (a new tensor)."""
+        """A float batch from the resident tensor (a new tensor, where the tensor lives)."""
         assert self.arrays is not None
-        return to_float(self.arrays[0].index_select(0, index))
+        return to_float(self.arrays[0].index_select(0, index.to(self.arrays[0].device, non_blocking=True)))
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
         if self.arrays is not None:
-            return self.arrays[1].index_select(0, index)
+            return self.arrays[1].index_select(0, index.to(self.arrays[1].device, non_blocking=True))
         return torch.tensor([int(self.dataset[int(i)][1]) for i in index], dtype=torch.int64)
 
     def items(self, index: Sequence[int]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Float samples (possibly of different sizes) and their targets, read one by one."""
         if self.arrays is not None:
             idx = torch.as_tensor(list(index), dtype=torch.int64)
-            return list(self.gather(idx).unbind(0)), self.arrays[1].index_select(0, idx)
+            return list(self.gather(idx).cpu().unbind(0)), self.targets(idx).cpu()
         images, targets = [], []
         for i in index:
             image, target = self.dataset[int(i)]
@@ -130,6 +151,25 @@ class DataBundle:
     dataset_name: str = ""
     normalize: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list, repr=False)
     eval_pipeline: Pipeline = field(default_factory=Pipeline, repr=False)
+    #: where batches are delivered (``None``: the host; see :meth:`place`)
+    device: Any = None
+
+    def place(self, device: Any, *, fraction: float = RESIDENT_FRACTION) -> list[str]:
+        """Deliver batches on ``device``: resident sources that fit move there once.
+
+        Returns the splits now resident on the device. On the CPU nothing moves.
+        """
+        self.device = device
+        if getattr(device, "type", "cpu") != "cuda":
+            return []
+        sources = {id(d.source): d.source for d in self.splits.values() if d.source.in_memory}
+        needed = sum(source.nbytes for source in sources.values())
+        free, _ = torch.cuda.mem_get_info(device)
+        if needed == 0 or needed > fraction * free:
+            return []
+        for source in sources.values():
+            source.to(device)
+        return sorted(name for name, d in self.splits.items() if d.source.in_memory)
 
     def has(self, split: str) -> bool:
         """Whether the split exists ("train", "val" or "test")."""
@@ -158,8 +198,10 @@ class DataBundle:
         keys = [(data.positions[index], batch_seed(self.seed, _CODES[split], seed_epoch, b, self.rank))
                 for b, index in enumerate(batches)][start_batch:]
         if data.source.in_memory:
-            return self._resident(data, keys)
-        return self._per_item(data, [(index.tolist(), seed) for index, seed in keys])
+            batches = self._resident(data, keys)
+        else:
+            batches = self._per_item(data, [(index.tolist(), seed) for index, seed in keys])
+        return _prefetched(batches, self.device) if self._copies(data) else batches
 
     def sample_batch(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The split's first ``n`` samples with the evaluation transforms (no augmentation), for pictures."""
@@ -167,12 +209,12 @@ class DataBundle:
         index = data.positions[:n]
         g = torch.Generator().manual_seed(batch_seed(self.seed, 0, 0, 0, 0))
         images, targets = data.source.items(index.tolist())
-        return self.eval_pipeline.run_items(images, g), targets
+        return self.eval_pipeline.run_items(images, g).cpu(), targets
 
     def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Undo the pipelines' ``normalize`` steps and clamp to [0, 1], to show inputs as images."""
         for mean, std in reversed(self.normalize):
-            x = x * std.view(-1, 1, 1) + mean.view(-1, 1, 1)
+            x = x * std.to(x.device).view(-1, 1, 1) + mean.to(x.device).view(-1, 1, 1)
         return x.clamp(0, 1)
 
     def summary(self) -> dict[str, Any]:
@@ -206,6 +248,13 @@ class DataBundle:
         return shard_batches(order, self.batch_size, rank=self.rank, world_size=self.world_size,
                              drop_last=self.drop_last and split == "train")
 
+    def _copies(self, data: SplitData) -> bool:
+        """Whether this split's batches are made on the host and must be copied to a GPU."""
+        device = self.device
+        if getattr(device, "type", "cpu") != "cuda":
+            return False
+        return not (data.source.in_memory and data.source.arrays[0].device.type == "cuda")
+
     def _resident(self, data: SplitData, keys: list[tuple[torch.Tensor, int]]) -> Iterator[Batch]:
         for index, seed in keys:
             x = data.pipeline.run_batch(data.source.gather(index), torch.Generator().manual_seed(seed))
@@ -219,5 +268,21 @@ class DataBundle:
         # drawing its base seed from the global RNG, which would shift dropout after a resume
         loader = DataLoader(_BatchReader(data.source, data.pipeline), batch_size=None, sampler=keys,
                             num_workers=self.num_workers, persistent_workers=False,
-                            generator=torch.Generator())
+                            generator=torch.Generator(), pin_memory=self._copies(data))
         yield from iterate(loader)
+
+
+def _prefetched(batches: Iterator[Batch], device: Any) -> Iterator[Batch]:
+    """``batches`` delivered on ``device``, the next one's copy queued before the current one is used.
+
+    Pinned host memory makes the copies asynchronous: the GPU trains on batch
+    ``i`` while batch ``i + 1`` crosses the bus.
+    """
+    ahead: Batch | None = None
+    for inputs, targets in batches:
+        moved = (inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True))
+        if ahead is not None:
+            yield ahead
+        ahead = moved
+    if ahead is not None:
+        yield ahead

@@ -105,6 +105,8 @@ def init_distributed(device_type: str) -> DistContext:
 
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+    if device_type == "cuda":
+        _check_gpus(world_size)
     backend = "nccl" if device_type == "cuda" else "gloo"
     owns = False
     if not dist.is_initialized():
@@ -116,6 +118,23 @@ def init_distributed(device_type: str) -> DistContext:
         backend = str(dist.get_backend())
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
                        backend=backend, owns_group=owns)
+
+
+def _check_gpus(world_size: int) -> None:
+    """One GPU per process on this machine, or an error every process raises alike (none hangs waiting)."""
+    import torch
+
+    from cnnspec.exceptions import CnnspecError
+
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise CnnspecError(f"torchrun started {local} processes to train on CUDA, but this machine has no usable GPU",
+                           hint="train on the CPU with --device cpu (gloo), or run on a machine with GPUs")
+    if local > count:
+        raise CnnspecError(f"torchrun started {local} processes on this machine but it has {count} GPU(s); "
+                           "each process trains on a GPU of its own",
+                           hint=f"use --nproc_per_node={count} (or fewer), or --device cpu")
 
 
 def shutdown_distributed(ctx: DistContext) -> None:

@@ -143,6 +143,7 @@ def _data(trainer: Any, spec: Any, data: Any) -> None:
         data = build_data(spec, rank=trainer.rank, world_size=trainer.world_size)
     trainer.data = data
     check_data_fits(spec, trainer.trace, data)
+    trainer.data_on_device = data.place(trainer.device) if hasattr(data, "place") else []
     trainer.num_classes = int(data.num_classes)
     trainer.loss_fn = build_loss(spec, trainer.num_classes).to(trainer.device)
     batches = int(data.num_batches("train"))

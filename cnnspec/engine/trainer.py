@@ -255,6 +255,7 @@ class Trainer:
         env["channels_last"] = self.channels_last
         env["compile"] = self.compiled
         env["kernels"] = self.kernels
+        env["data_on_device"] = list(self.data_on_device)
         if self._resumed:
             env["resumed_at"] = {"epoch": self._position[0], "batch": self._position[1]}
             self.rundir.rewrite_metrics(self.history)

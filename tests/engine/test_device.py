@@ -11,12 +11,35 @@ from cnnspec.exceptions import CnnspecError
 from tests.engine.standin import random_bundle
 
 
-def test_auto_prefers_cuda_then_mps_then_cpu():
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.delenv("CNNSPEC_DEVICE", raising=False)
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert select_device("auto").type == expected
     assert select_device(None).type == expected
     assert select_device("CPU") == torch.device("cpu")
+
+
+def test_the_environment_chooses_what_auto_means(monkeypatch):
+    monkeypatch.setenv("CNNSPEC_DEVICE", "cpu")
+    assert select_device("auto") == torch.device("cpu")
+    assert select_device(None) == torch.device("cpu")
+    monkeypatch.setenv("CNNSPEC_DEVICE", "tpu")
+    with pytest.raises(CnnspecError, match=r"'tpu \(from CNNSPEC_DEVICE\)'"):
+        select_device("auto")
+    monkeypatch.setenv("CNNSPEC_DEVICE", "cuda:99")
+    with pytest.raises(CnnspecError, match="CNNSPEC_DEVICE"):
+        select_device("auto")  # an explicit device is never overridden, an impossible one never picked
+    assert select_device("cpu") == torch.device("cpu")
+
+
+def test_kernels_are_restored_after_a_deterministic_run(tiny_spec, runs):
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    result = train(tiny_spec, overrides=["train.deterministic=true"], data=random_bundle(), runs_root=runs)
+    assert result.trainer.kernels == "deterministic"
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+    env = (result.run_dir / "env.json").read_text()
+    assert '"kernels": "deterministic"' in env and '"compile": false' in env
 
 
 @pytest.mark.parametrize("name", ["tpu", "cuda:99", "gpu0"])
