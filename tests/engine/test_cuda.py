@@ -131,7 +131,7 @@ def _torchrun(tmp_path: Path, nproc: int) -> subprocess.CompletedProcess:
     env.pop("CNNSPEC_DEVICE", None)
     spec = _spec(tmp_path, DIGITS.replace("epochs: 4", "epochs: 1").replace(
         "callbacks: [tensorboard, checkpoint, plots, {gradcam: {samples: 4}}]", "callbacks: []"))
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                            "-m", "cnnspec", "train", str(spec), "--runs-root", str(tmp_path / "runs")],
                           env=env, capture_output=True, text=True, timeout=300)
 
