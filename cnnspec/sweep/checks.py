@@ -57,8 +57,7 @@ def _point_text(values: Sequence[tuple[Dimension, Any]]) -> str:
 def _with_value(error: SpecError, dim: Dimension, value: Any) -> SpecError:
     import json
 
-    return SpecError(f"with {dim.key}={json.dumps(value)}: {error.message}", location=error.location,
-                     key=error.key, hint=error.hint)
+    return SpecError(f"{dim.key}={json.dumps(value)}: {error.message}", location=error.location, hint=error.hint)
 
 
 def _check_dimension(variants: Variants, plan: Plan, dim: Dimension, report: SpaceReport) -> None:
@@ -178,8 +177,11 @@ def check_space(variants: Variants, plan: Plan, *, seed: int = 0) -> SpaceReport
         report.invalid.append((_point_text(active), render_error(error)))
     report.tried = len(seen) if report.grid is not None else len(points)
     if len(errors) == report.tried:
-        common, count = Counter(e.message for e in errors).most_common(1)[0]
-        first = next(e for e in errors if e.message == common)
+        def where(e: SpecError) -> tuple[str, str]:  # one problem in one place, whatever its numbers
+            return str(e.location), e.path
+
+        common, count = Counter(map(where, errors)).most_common(1)[0]
+        first = next(e for e in errors if where(e) == common)
         raise SweepError(f"the space produces only invalid specs: all {report.tried} points tried are invalid; "
                          f"the most common problem ({count} of {report.tried}):\n{render_error(first)}",
                          hint="widen or move the ranges so that some points make valid specs (cnnspec validate "

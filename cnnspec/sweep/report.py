@@ -80,6 +80,10 @@ def format_trial(row: Row, metric: str, names: dict[str, str]) -> str:
     if row.outcome in ("failed", "diverged"):
         first = (row.error or "").splitlines()[0] if row.error else ""
         return f"{head}  {row.outcome}: {escape(first)}{took}"
+    if row.outcome in ("lost", "interrupted"):
+        why = "its process was gone" if row.outcome == "lost" else "stopped by a signal"
+        again = f"; ran again as trial {row.rerun_as}" if row.rerun_as is not None else ""
+        return f"{head}  {row.outcome} ({why}){again}"
     return f"{head}  {row.outcome}{took}"
 
 

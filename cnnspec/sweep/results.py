@@ -50,6 +50,7 @@ class Row:
     last_value: float | None = None
     spec: dict[str, Any] | None = None
     retry_of: int | None = None
+    rerun_as: int | None = None
     inactive: list[str] = field(default_factory=list)
     rank: int | None = None
     p_vs_best: float | None = None
@@ -130,6 +131,10 @@ def collect(study: Any, *, diffs: bool = True) -> Results:
                     key=lambda r: (-(r.last_step or 0), sign * (r.last_value if r.last_value is not None else
                                                                 math.inf * sign), r.number))
     rest = sorted((r for r in rows if r.outcome not in ("completed", "pruned")), key=lambda r: r.number)
+    by_number = {r.number: r for r in rows}
+    for row in rows:
+        if row.retry_of in by_number:
+            by_number[row.retry_of].rerun_as = row.number
     for i, row in enumerate(done, start=1):
         row.rank = i
     if done and len(done[0].values) > 1:
@@ -155,7 +160,7 @@ def _add_changes(results: Results) -> None:
         return
     seed_key = (results.seeds or {}).get("key")
     for row in results.rows:
-        if not isinstance(row.spec, dict):
+        if not isinstance(row.spec, dict) or row.outcome in ("lost", "interrupted"):
             continue
         try:
             d = diff_specs(base, load_spec(row.spec))

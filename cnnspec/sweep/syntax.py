@@ -63,8 +63,8 @@ class _Reader:
         loc = self.where
         if loc is not None:
             loc = Location(loc.file, loc.line, loc.column + self.offset + at)
-        return SpecError(f"{self.key}={self.text}: {message}", location=loc, key=self.spec_path or None,
-                         hint=hint)
+        label = f"sweep.space {self.key}" if self.spec_path else f"{self.key}={self.text.strip()}"
+        return SpecError(f"{label}: {message}", location=loc, key=self.spec_path or None, hint=hint)
 
     def split(self, inner: str, start: int) -> list[tuple[str, int]]:
         """Top-level comma-separated pieces of ``inner`` with their offsets in the text."""
@@ -92,8 +92,7 @@ class _Reader:
         try:
             return parse_text(stripped, "--sweep").data
         except SpecError as exc:
-            raise self.error(f"cannot read {stripped!r}: {exc.message}", at + len(piece) - len(piece.lstrip()),
-                             hint=exc.hint) from None
+            raise self.error(f"cannot read {stripped!r}: {exc.message}", at, hint=exc.hint) from None
 
     def read(self) -> Dimension:
         m = _CALL.match(self.text)
@@ -117,11 +116,13 @@ class _Reader:
                     allowed = ", ".join(DISTRIBUTIONS[name][1]) or "none"
                     raise self.error(f"{name} takes no argument '{kw.group(2)}' (keyword arguments: {allowed})",
                                      at + len(kw.group(1)), hint=f"{name}({DISTRIBUTIONS[name][0]})")
-                kwargs[kw.group(2)] = (self.value(kw.group(3), at + kw.start(3)), at + kw.start(3))
+                value_at = at + kw.start(3) + len(kw.group(3)) - len(kw.group(3).lstrip())
+                kwargs[kw.group(2)] = (self.value(kw.group(3), value_at), value_at)
             elif kwargs:
                 raise self.error("a positional argument after a keyword argument", at)
             else:
-                args.append((self.value(piece, at), at))
+                at += len(piece) - len(piece.lstrip())
+                args.append((self.value(piece.lstrip(), at), at))
         return getattr(self, f"_{name}")(name, args, kwargs, start)
 
     def _dim(self, kind: str, **fields: Any) -> Dimension:

@@ -115,11 +115,13 @@ def sample_point(variants: Variants, dims: Sequence[Dimension], trial: Any) -> t
                                                                                      Assignment]:
     """Each active dimension's value for ``trial``, in order, and the overrides they make."""
     values: list[tuple[Dimension, Any]] = []
+    inactive: list[str] = []
     for dim in dims:
         if dim.key in variants.assign([*values, (dim, None)]).inactive:
+            inactive.append(dim.key)
             continue
         values.append((dim, dim.suggest(trial)))
-    return values, variants.assign(values)
+    return values, Assignment(variants.assign(values).overrides, tuple(inactive))
 
 
 def seeded(assignment: Assignment, seeds: Dimension | None, seed: int | None) -> Assignment:
