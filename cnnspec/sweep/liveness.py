@@ -93,8 +93,7 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="cnnspec-sweep-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self.trial.set_user_attr(_WORKER, worker_record())
-        self._thread.start()
+        self._thread.start()  # the first record was written when the trial was claimed
         return self
 
     def __exit__(self, *exc: object) -> None:

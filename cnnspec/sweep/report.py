@@ -100,17 +100,24 @@ def format_status(results: Results, *, directory: Any = None, storage: str = "",
         lines.append(f"each point trained with {results.seeds['key']} in {results.seeds['values']}: mean ± std")
     names = short_names(results.keys)
     ranked = [r for r in results.rows if r.rank is not None]
+
+    def cell(row: Row, key: str) -> str:
+        return escape(_value(row.params[key])) if key in row.params else "-"
+
+    widths = {k: max([len(names[k])] + [len(cell(r, k)) for r in ranked]) for k in results.keys}
     if ranked:
         lines.append("")
-        lines.append(f"rank  trial  {metric}".ljust(36) + "  ".join(names[k] for k in results.keys))
+        lines.append((f"rank  trial  {metric}".ljust(36) + "  ".join(names[k].ljust(widths[k])
+                                                                   for k in results.keys)).rstrip())
     for row in results.rows:
         if row.rank is not None:
             score = f"{row.value:.4f}" + (f" ± {row.std:.4f}" if row.std is not None else "")
             noise = ""
             if row.p_vs_best is not None:
-                noise = f"  (vs best: p={row.p_vs_best:.2g}, {'within noise' if row.p_vs_best >= NOISE_P else 'real'})"
-            cells = "  ".join(escape(_value(row.params[k])) if k in row.params else "-" for k in results.keys)
-            lines.append(f"{row.rank:>4}  {row.number:>5}  {score}".ljust(36) + cells + noise)
+                verdict = "within noise" if row.p_vs_best >= NOISE_P else "beyond noise"
+                noise = f"  (vs best: p={row.p_vs_best:.2g}, {verdict})"
+            cells = "  ".join(cell(row, k).ljust(widths[k]) for k in results.keys)
+            lines.append((f"{row.rank:>4}  {row.number:>5}  {score}".ljust(36) + cells + noise).rstrip())
         else:
             lines.append(f"{'-':>4}  {format_trial(row, metric, names)}")
         for change in row.changes:

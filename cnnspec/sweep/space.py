@@ -131,8 +131,8 @@ class Dimension:
             return f"choice({', '.join(json.dumps(v, sort_keys=True) for v in self.values)})"
         if self.kind == "range":
             return f"range({self.values[0]}, {self.values[-1] + int(self.step or 1)}, {self.step})"
-        extra = (f", step={_num(self.step)}" if self.step not in (None, 1) or self.kind == "uniform" and
-                 self.step is not None else "") + (", log=true" if self.log and
+        shown = self.step is not None and (self.step != 1 or self.kind == "uniform")
+        extra = (f", step={_num(self.step)}" if shown else "") + (", log=true" if self.log and
                                                                                     self.kind == "int" else "")
         return f"{self.kind}({_num(self.low)}, {_num(self.high)}{extra})"
 

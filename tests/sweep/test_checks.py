@@ -37,14 +37,15 @@ LR = "train.optimizer.sgd.lr=choice(0.1, 0.2)"
      "error: --storage postgresql://me:***@localhost:1/db: cannot open the study storage"),
     (["--sweep", LR, "--storage", "nosuchdialect://x"], "error: --storage nosuchdialect://x: cannot open the study"),
     (["--sweep", LR, "--storage", "/no/such/dir/study.db"],
-     "error: --storage sqlite:////no/such/dir/study.db: cannot open the study storage: no such directory: /no/such/dir"),
+     "error: --storage sqlite:////no/such/dir/study.db: cannot open the study storage: no such directory: "
+     "/no/such/dir"),
     (["--sweep", LR, "--storage", "journal:/no/such/dir/study.log"],
      "error: --storage journal:/no/such/dir/study.log: cannot open the study storage"),
     (["--sweep", LR, "--storage", "just-a-name"], "error: --storage just-a-name: not a storage this can open"),
     (["--sweep", LR, "--jobs", "0"], "error: --jobs must be >= 1, got 0"),
 ])
 def test_bad_input_is_a_located_message_and_nothing_trains(tiny, tmp_path, sweep, args, expected):
-    code, out, err = sweep(tiny, "--dir", tmp_path / "s", *args)
+    code, _, err = sweep(tiny, "--dir", tmp_path / "s", *args)
     assert code == 2, err
     assert expected in err, err
     assert "Traceback" not in err

@@ -73,7 +73,7 @@ def test_a_sweep_killed_mid_trial_resumes_with_the_same_command(tmp_path):
     proc.communicate()
     first = tmp_path / "s" / "trials" / "0000" / "final.json"
     stamp = first.stat().st_mtime_ns
-    code, out, err = _wait([cli(*args, cwd=tmp_path)])[0]
+    code, _, err = _wait([cli(*args, cwd=tmp_path)])[0]
     assert code == 0, err
     study = load_study(tmp_path / "s")
     lost = [t for t in study.trials if t.user_attrs.get("cnnspec.outcome") == "lost"]
@@ -101,7 +101,7 @@ def test_jobs_killed_at_random_moments_finish_every_point_once(tmp_path):
         kills += 1
         for path in (tmp_path / "s" / "trials").rglob("final.json"):
             stamps.setdefault(path, path.stat().st_mtime_ns)
-    code, out, err = _wait([cli(*args, cwd=tmp_path)])[0]
+    code, _out, err = _wait([cli(*args, cwd=tmp_path)])[0]
     assert code == 0, err
     study = load_study(tmp_path / "s")
     _completed_once(study, 8)
@@ -114,7 +114,7 @@ def test_jobs_killed_at_random_moments_finish_every_point_once(tmp_path):
 @pytest.mark.slow
 def test_each_trial_can_be_a_torchrun_job(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY.replace("epochs: 1", "epochs: 2"))
-    code, out, err = _wait([cli("sweep", "tiny.yaml", "--sweep", "train.optimizer.sgd.lr=choice(0.05, 0.1)",
+    code, _out, err = _wait([cli("sweep", "tiny.yaml", "--sweep", "train.optimizer.sgd.lr=choice(0.05, 0.1)",
                                 "--nproc-per-trial", "2", "--pruner", "median", "--dir", "s", cwd=tmp_path)])[0]
     assert code == 0, err
     import json

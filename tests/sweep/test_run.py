@@ -85,7 +85,7 @@ def test_pruning_stops_poor_trials_after_an_epoch(tmp_path, sweep):
 def test_tpe_with_a_conditional_space_trains_exactly_the_budget_and_extends(tiny, tmp_path, sweep):
     args = [tiny, "--dir", "s", "--sweep", "train.optimizer=choice(sgd, adam)",
             "--sweep", "train.optimizer.sgd.momentum=uniform(0, 0.95)", "--sampler", "tpe"]
-    code, out, err = sweep(*args, "--trials", "5")
+    code, _, err = sweep(*args, "--trials", "5")
     assert code == 0, err
     study = load_study(tmp_path / "s")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5
@@ -98,7 +98,7 @@ def test_tpe_with_a_conditional_space_trains_exactly_the_budget_and_extends(tiny
         else:
             assert written["train"]["optimizer"] == {"sgd": {"momentum": trial.params["train.optimizer.sgd.momentum"]}}
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "s" / "trials").rglob("final.json")}
-    code, out, err = sweep(*args, "--trials", "7")  # the same sweep, a larger budget: two more
+    code, _out, err = sweep(*args, "--trials", "7")  # the same sweep, a larger budget: two more
     assert code == 0, err
     assert len(load_study(tmp_path / "s").get_trials(states=(TrialState.COMPLETE,))) == 7
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
@@ -150,13 +150,13 @@ def test_a_lost_trial_runs_again_and_finished_ones_are_kept(tiny, tmp_path, swee
 
 
 def test_a_mistake_of_every_trial_stops_the_first_and_keeps_nothing(tiny, tmp_path, sweep):
-    code, out, err = sweep(tiny, "--dir", "s", "--sweep", "train.optimizer.sgd.lr=choice(0.1, 0.2)",
+    code, _, err = sweep(tiny, "--dir", "s", "--sweep", "train.optimizer.sgd.lr=choice(0.1, 0.2)",
                            "--set", "~data.val_split")
     assert code == 2
     assert f"{tiny}:10:7: objective val_loss: the runs have no validation split" in err
     assert "nothing was trained; the sweep was not kept" in err
     assert not (tmp_path / "s").exists()
-    code, out, err = sweep(tiny, "--dir", "s", "--sweep", "train.optimizer.sgd.lr=choice(0.1, 0.2)",
+    code, _out, err = sweep(tiny, "--dir", "s", "--sweep", "train.optimizer.sgd.lr=choice(0.1, 0.2)",
                            "--set", "~data.val_split", "--objective", "train_loss")
     assert code == 0, err
 

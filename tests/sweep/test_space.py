@@ -145,8 +145,8 @@ def test_in_a_spec_section_the_column_counts_from_the_value():
     from cnnspec.exceptions import Location
 
     with pytest.raises(SpecError) as info:
-        parse_dimension("lr", "loguniform(1e-4, 0)", where=Location("s.yaml", 10, 9), spec_path=("sweep", "space", "lr"),
-                        offset=1)
+        parse_dimension("lr", "loguniform(1e-4, 0)", where=Location("s.yaml", 10, 9),
+                        spec_path=("sweep", "space", "lr"), offset=1)
     assert info.value.message == "sweep.space lr: loguniform needs LOW < HIGH, got 0.0001 and 0"
     assert str(info.value.location) == "s.yaml:10:21"
     assert info.value.key == ("sweep", "space", "lr")

@@ -71,7 +71,8 @@ def test_a_bare_name_takes_arguments_and_names_match_like_registries(write_spec)
 
 def test_a_path_into_a_component_an_earlier_dimension_replaced_is_inactive():
     variants = Variants(SPECS / "digits.yaml")
-    optimizer, momentum, decay = dims("train.optimizer=choice(sgd, adamw)", "train.optimizer.sgd.momentum=uniform(0, 1)",
+    optimizer, momentum, decay = dims("train.optimizer=choice(sgd, adamw)",
+                                      "train.optimizer.sgd.momentum=uniform(0, 1)",
                                       "train.optimizer.adamw.weight_decay=uniform(0, 0.1)")
     sgd = variants.assign([(optimizer, "sgd"), (momentum, 0.5), (decay, 0.01)])
     assert sgd.inactive == ("train.optimizer.adamw.weight_decay",)
