@@ -176,3 +176,28 @@ def test_liveness_of_a_trials_worker():
     assert is_alive(None, started, stale_after=60) and not is_alive(None, started, stale_after=60,
                                                                      now=started.timestamp() + 61)
     assert host_id().count("/") == 1 and os.getpid() == me["pid"]
+
+
+def test_each_job_gets_its_share_of_cpus_and_a_gpu_in_turn(monkeypatch):
+    from cnnspec.sweep.parallel import worker_environment
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    envs = [worker_environment(i, 4, device=None, threads_set=False, gpus=2) for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0", "1"]
+    assert {e["OMP_NUM_THREADS"] for e in envs} == {"4"}
+    assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, device="cpu", threads_set=False, gpus=2)
+    kept = worker_environment(0, 2, device=None, threads_set=True, gpus=0)  # train.threads decides
+    assert kept.get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")
+
+
+def test_json_output_is_one_object_on_stdout(tiny, sweep):
+    code, out, err = sweep(tiny, "--dir", "s", "--sweep", "train.optimizer.sgd.lr=choice(0.05, 0.1)",
+                           "--format", "json")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1  # the plan and the per-trial lines went to stderr
+    result = json.loads(lines[0])
+    assert result["counts"] == {"completed": 2} and result["best"]["rank"] == 1
+    assert Path(result["best_spec"]).is_file() and len(result["plots"]) == 2
+    assert "trial 0  lr=0.05" in err
