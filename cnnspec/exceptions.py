@@ -17,7 +17,8 @@
     │   └── NonFiniteStateError      a tensor to be saved holds NaN or inf
     ├── ExportError              the model cannot be exported, or the export cannot be checked
     ├── CallbackError            a callback raised; training stopped cleanly (exit 1: a plugin's bug)
-    └── DataWorkerError          a DataLoader worker process died (often the out-of-memory killer)
+    ├── DataWorkerError          a DataLoader worker process died (often the out-of-memory killer)
+    └── SweepError               a sweep that cannot run: its storage, a study of another spec, no valid point
 
     AssertionError               the plugin author kit (cnnspec.testing) fails tests with these
     ├── LayerCheckError          a layer's shape rule and its torch module disagree
@@ -60,6 +61,7 @@ __all__ = [
     "RegistryError",
     "ShapeError",
     "SpecError",
+    "SweepError",
     "UnsafeCheckpointError",
     "WeightsMismatchError",
     "format_key_path",
@@ -315,6 +317,16 @@ class DataWorkerError(CnnspecError):
     torch reports it from its SIGCHLD handler as a RuntimeError in whatever code
     runs at that moment (a callback, the loop), or as a broken pipe; this names
     the real culprit once.
+    """
+
+
+class SweepError(CnnspecError):
+    """A sweep that cannot run as asked; nothing was trained because of it.
+
+    Raised before the first trial for a study storage that cannot be opened, a
+    study that holds another spec's sweep, or a search space whose every
+    sampled point is an invalid spec; and when the first trial of a sweep fails
+    with a mistake every trial would repeat (an objective no run reports).
     """
 
 

@@ -35,7 +35,7 @@ from pydantic_core import PydanticUndefined
 from cnnspec.plugins.manager import KINDS, PluginSet
 from cnnspec.spec import CONTAINERS, SpecDocument
 from cnnspec.spec.schema import spec_schema
-from cnnspec.spec.sections import DataSpec, TrainSpec
+from cnnspec.spec.sections import DataSpec, SweepSpec, TrainSpec
 
 __all__ = [
     "DEFAULT_OUTPUT",
@@ -210,6 +210,11 @@ def _top_level(plugins: PluginSet) -> list[str]:
         "### `train:`",
         "",
         *_table(field_rows(TrainSpec)),
+        "### `sweep:`",
+        "",
+        "Read by `cnnspec sweep` only ([sweeps.md](sweeps.md)); `cnnspec train` ignores it.",
+        "",
+        *_table(field_rows(SweepSpec)),
     ]
 
 

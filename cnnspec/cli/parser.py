@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",
     "explain": "cnnspec.cli.commands.explain",
+    "sweep": "cnnspec.cli.commands.sweep",
 }
 
 

@@ -26,7 +26,7 @@ from cnnspec.plugins.manager import PluginSet, get_plugins
 from cnnspec.spec.components import validate_components
 from cnnspec.spec.errors import translate
 from cnnspec.spec.layers import CONTAINERS, LayerNode, LayerParser, describe_kind
-from cnnspec.spec.sections import DataSpec, TrainSpec
+from cnnspec.spec.sections import DataSpec, SweepSpec, TrainSpec
 
 __all__ = [
     "CONTAINERS",
@@ -62,6 +62,7 @@ class SpecDocument(SpecModel):
     train: TrainSpec | None = None
     callbacks: list[Any] = Field(default_factory=list)
     seed: int = 0
+    sweep: SweepSpec | None = Field(default=None, description="search space for `cnnspec sweep` (train ignores it)")
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from cnnspec.component import SpecModel
 
-__all__ = ["ComponentRef", "DataSpec", "SpecModel", "TrainSpec"]
+__all__ = ["ComponentRef", "DataSpec", "ObjectiveSpec", "SpecModel", "SweepSpec", "TrainSpec"]
 
 
 #: ``"sgd"`` or ``{"sgd": {"lr": 0.1}}``
@@ -99,3 +99,35 @@ class TrainSpec(SpecModel):
     threads: int | None = Field(default=None, ge=1,
                                 description="CPU threads for torch (torch.set_num_threads); default: torch's choice. "
                                             "1 is fastest for tiny models on a busy machine")
+
+
+class ObjectiveSpec(SpecModel):
+    """What a sweep optimises: one metric of the runs, and which way is better."""
+
+    metric: str = Field(description="a metric of the runs: val_loss, val_acc, train_loss, test_acc, ...")
+    direction: Literal["minimize", "maximize"] | None = Field(
+        default=None, description="default: maximize for *_acc metrics, minimize otherwise")
+
+
+class SweepSpec(SpecModel):
+    """The search space and strategy of ``cnnspec sweep``; ``cnnspec train`` ignores this section.
+
+    Each entry of ``space`` is a key path of the spec (as ``--set`` writes it)
+    and a distribution in the syntax of ``--sweep``: ``loguniform(1e-4, 1e-1)``,
+    ``uniform(0, 0.5)``, ``int(16, 128, step=16)``, ``choice(16, 32, 64)`` (a
+    YAML list is a choice too), ``range(5)``, ``linspace(0, 0.5, 6)``,
+    ``geomspace(1e-4, 1e-1, 4)``. A ``seed`` (or ``train.seed``) entry is not
+    searched: every point is trained once per seed and scored by the mean.
+    """
+
+    space: dict[str, str | list[Any]] = Field(
+        default_factory=dict, description="key path -> distribution, e.g. `train.optimizer.adamw.lr: "
+                                          "loguniform(1e-4, 1e-1)`")
+    sampler: Literal["grid", "random", "tpe"] | None = Field(
+        default=None, description="default: grid when every dimension is discrete and trials is unset, else tpe")
+    trials: int | None = Field(default=None, ge=1, description="trained points in all (default: the whole grid)")
+    objective: str | ObjectiveSpec | None = Field(
+        default=None, description="a metric name or {metric, direction}; default: val_loss, minimized")
+    pruner: str | dict[str, dict[str, Any] | None] | None = Field(
+        default=None, description="stop poor trials early, per epoch: none, median, percentile, "
+                                  "successive_halving, hyperband (Optuna's pruners), or {name: {args}}")
