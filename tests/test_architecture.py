@@ -27,7 +27,7 @@ CONTRACT = {"_version", "names", "exceptions", "render", "symbolic", "argtypes",
             "hookspec", "atomic"}
 #: stage -> rank; a module may import ranks <= its own (same rank: only its own stage)
 RANKS = {
-    "contract": 0, "load": 1, "plugins": 2, "spec": 3, "shapes": 4, "analysis": 5, "checkpoint": 6,
+    "contract": 0, "load": 1, "plugins": 2, "spec": 3, "shapes": 4, "analysis": 5, "draw": 5, "checkpoint": 6,
     "build": 7, "data": 8, "explain": 9, "callbacks": 10, "engine": 11, "cli": 12, "builtin": 12,
     "testing": 13, "root": 14,
 }

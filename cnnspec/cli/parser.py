@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "resolve": "cnnspec.cli.commands.resolve",
     "diff": "cnnspec.cli.commands.diff",
     "sizes": "cnnspec.cli.commands.sizes",
+    "draw": "cnnspec.cli.commands.draw",
     "train": "cnnspec.cli.commands.train",
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",

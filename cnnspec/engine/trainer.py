@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cnnspec.draw import write_run_picture
 from cnnspec.engine.distributed import DistContext
 from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
 from cnnspec.engine.evaluation import evaluate_model
@@ -311,6 +312,7 @@ class Trainer:
             return
         self.rundir.clean_temp_files()  # a run killed mid-write (final.json, a picture) leaves a temp file
         self.rundir.write_spec(self.spec)
+        write_run_picture(self.trace, self.rundir.path)  # architecture.svg; a failure only warns
         env = environment(self.spec, device=self.device, world_size=self.world_size, seed=self.seed,
                           argv=self._argv)
         env["precision"] = self.precision.describe()
