@@ -28,7 +28,7 @@ CONTRACT = {"_version", "names", "exceptions", "render", "symbolic", "argtypes",
 #: stage -> rank; a module may import ranks <= its own (same rank: only its own stage)
 RANKS = {
     "contract": 0, "load": 1, "plugins": 2, "spec": 3, "shapes": 4, "analysis": 5, "draw": 5, "checkpoint": 6,
-    "build": 7, "data": 8, "explain": 9, "callbacks": 10, "engine": 11, "cli": 12, "builtin": 12,
+    "build": 7, "data": 8, "explain": 9, "callbacks": 10, "engine": 11, "lsp": 11, "cli": 12, "builtin": 12,
     "testing": 13, "root": 14,
 }
 MAX_TOP_LEVEL_MODULES = 15

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "diff": "cnnspec.cli.commands.diff",
     "sizes": "cnnspec.cli.commands.sizes",
     "draw": "cnnspec.cli.commands.draw",
+    "lsp": "cnnspec.cli.commands.lsp",
     "train": "cnnspec.cli.commands.train",
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",
