@@ -34,25 +34,38 @@ class TextEdit:
     new_text: str
 
 
-def _remove_span(lines: Sequence[str], key: Location, value_end: tuple[int, int]) -> Span:
-    """The text of ``key: value`` and its separator, so the mapping stays well-formed."""
+def _remove_span(lines: Sequence[str], key: Location, value_end: tuple[int, int], flow: bool) -> Span:
+    """The text of ``key: value`` and one separator next to it, so the mapping stays well-formed.
+
+    In a block mapping the entry's whole lines go; in a flow mapping (and
+    JSON) the comma after it, or else the one before it, goes with it, over
+    line breaks too.
+    """
     line, col = key.line - 1, key.column - 1
-    text = lines[line]
     end_line, end_col = value_end
-    if not text[:col].strip() or text[:col].strip() == "-":
-        rest = lines[end_line][end_col:].strip()
-        if not rest or rest.startswith("#"):  # a key on its own line(s): the whole lines go
-            if not text[:col].strip():
-                return Span(line, 0, end_line + 1, 0)
-    after = lines[end_line][end_col:]
-    stripped = after.lstrip(" ")
-    if stripped.startswith(","):
-        gap = len(after) - len(stripped) + 1
-        gap += len(after[gap:]) - len(after[gap:].lstrip(" "))
-        return Span(line, col, end_line, end_col + gap)
-    before = text[:col].rstrip(" ")
-    if before.endswith(","):
-        return Span(line, len(before) - 1, end_line, end_col)
+    if not flow:
+        return Span(line, 0, end_line + 1, 0)
+    ln, c = end_line, end_col  # the next character after the value
+    while ln < len(lines):
+        rest = lines[ln][c:].rstrip("\r")
+        stripped = rest.lstrip(" \t")
+        if stripped:
+            if stripped.startswith(","):
+                at = c + len(rest) - len(stripped) + 1
+                after = lines[ln][at:]
+                at += len(after) - len(after.lstrip(" \t"))
+                return Span(line, col, ln, at)
+            break
+        ln, c = ln + 1, 0
+    ln, c = line, col  # else the comma before the key
+    while ln >= 0:
+        before = lines[ln][:c].rstrip(" \t\r")
+        if before:
+            if before.endswith(","):
+                return Span(ln, len(before) - 1, end_line, end_col)
+            break
+        ln -= 1
+        c = len(lines[ln]) if ln >= 0 else 0
     return Span(line, col, end_line, end_col)
 
 
@@ -74,7 +87,12 @@ def _edit_value(doc: Document, lines_of: LinesOf, path: PathKey, new: object, js
         key = doc.key_positions.get(path)
         if key is None or not same_file(key.file, loc.file):
             return []
-        return [TextEdit(loc.file, _remove_span(lines, key, end), "")]
+        parent = doc.positions.get(path[:-1])
+        flow = parent is None or is_flow_at(lines, parent.line - 1, parent.column - 1)
+        if not flow and sum(1 for p in doc.key_positions if p[:-1] == path[:-1]) == 1:
+            # its mapping's only key: the mapping stays, empty (a block mapping cannot be)
+            return [TextEdit(loc.file, Span(key.line - 1, key.column - 1, *end), "{}")]
+        return [TextEdit(loc.file, _remove_span(lines, key, end, flow), "")]
     if isinstance(new, list) and via is None and not is_flow_at(lines, line, col):
         # a block sequence: edit item by item
         out: list[TextEdit] = []

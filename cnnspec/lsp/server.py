@@ -302,10 +302,16 @@ def _rss_kb() -> int | None:
         return None
 
 
-def serve(plugins: PluginSet) -> None:
-    """Run the server on stdin/stdout until the client says exit."""
+def serve(plugins: PluginSet | Callable[[], PluginSet]) -> None:
+    """Run the server on stdin/stdout until the client says exit.
+
+    ``plugins`` may be a function making the plugin set: it is then called
+    after stdout is taken over, so a plugin printing as it is imported
+    cannot corrupt the protocol stream.
+    """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # print() from anywhere must not corrupt the protocol stream
-    plugins.all_registries()  # load the plugins once, before the first request
-    create_server(plugins).start_io(sys.stdin.buffer, protocol_out)
+    chosen = plugins() if callable(plugins) else plugins
+    chosen.all_registries()  # load the plugins once, before the first request
+    create_server(chosen).start_io(sys.stdin.buffer, protocol_out)

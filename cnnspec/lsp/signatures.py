@@ -188,7 +188,45 @@ def _find(module: str, name: str, hops: int = 0) -> Found | None:
     return None
 
 
-def _arguments(fn: ast.FunctionDef, skip: int) -> tuple[Argument, ...]:
+_FOLD = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+         ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b if abs(b) < 64 else None}
+
+
+def _constant(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
+    """The value of a default written as a literal, a module constant or arithmetic on them (never executed)."""
+    if depth > 8:
+        raise ValueError
+    if isinstance(node, ast.Name) and node.id in names:
+        return _constant(names[node.id], names, depth + 1)
+    if isinstance(node, ast.BinOp) and type(node.op) in _FOLD:
+        value = _FOLD[type(node.op)](_constant(node.left, names, depth + 1), _constant(node.right, names, depth + 1))
+        if value is None:
+            raise ValueError
+        return value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_constant(node.operand, names, depth + 1)
+    return ast.literal_eval(node)
+
+
+def _default_text(node: ast.expr, names: dict[str, ast.expr]) -> str:
+    try:
+        return repr(_constant(node, names))
+    except (ValueError, TypeError, SyntaxError, ZeroDivisionError, OverflowError, RecursionError):
+        return ast.unparse(node)
+
+
+def _module_constants(tree: ast.Module) -> dict[str, ast.expr]:
+    out: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out[node.target.id] = node.value
+    return out
+
+
+def _arguments(fn: ast.FunctionDef, skip: int, names: dict[str, ast.expr] | None = None) -> tuple[Argument, ...]:
+    names = names or {}
     args = fn.args
     positional = [*args.posonlyargs, *args.args]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
@@ -197,26 +235,34 @@ def _arguments(fn: ast.FunctionDef, skip: int) -> tuple[Argument, ...]:
         if arg in args.posonlyargs:
             continue
         out.append(Argument(arg.arg, ast.unparse(arg.annotation) if arg.annotation else "",
-                            ast.unparse(default) if default is not None else None))
+                            _default_text(default, names) if default is not None else None))
     for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
         out.append(Argument(arg.arg, ast.unparse(arg.annotation) if arg.annotation else "",
-                            ast.unparse(kw_default) if kw_default is not None else None))
+                            _default_text(kw_default, names) if kw_default is not None else None))
     return tuple(out)
 
 
-def _init(module: str, node: ast.ClassDef, hops: int = 0) -> ast.FunctionDef | None:
-    """A class's ``__init__``, its own or the first base's that has one."""
+def _init(module: str, node: ast.ClassDef, hops: int = 0) -> tuple[str, ast.FunctionDef] | None:
+    """A class's ``__init__`` and the module it is written in: its own, or the first base's that has one."""
     init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-    if init is not None or hops > _MAX_HOPS:
-        return init
+    if init is not None:
+        return module, init
+    if hops > _MAX_HOPS:
+        return None
     for base in node.bases:
         if isinstance(base, ast.Name):
             found = _find(module, base.id)
             if found is not None and isinstance(found[1], ast.ClassDef):
-                init = _init(found[0], found[1], hops + 1)
-                if init is not None:
-                    return init
+                inherited = _init(found[0], found[1], hops + 1)
+                if inherited is not None:
+                    return inherited
     return None
+
+
+def _constants_of(module: str) -> dict[str, ast.expr]:
+    path = _module_file(module)
+    tree = _parse(path) if path else None
+    return _module_constants(tree) if tree is not None else {}
 
 
 @cache
@@ -228,6 +274,8 @@ def source_signature(target: str, skip: int = 0) -> tuple[Argument, ...] | None:
         return None
     where, node = found
     if isinstance(node, ast.FunctionDef):
-        return _arguments(node, skip)
+        return _arguments(node, skip, _constants_of(where))
     init = _init(where, node)
-    return _arguments(init, skip + 1) if init is not None else None  # + self
+    if init is None:
+        return None
+    return _arguments(init[1], skip + 1, _constants_of(init[0]))  # + self

@@ -39,10 +39,14 @@ class Span:
 
 def _in_flow(line_text: str, col: int) -> bool:
     """Whether ``col`` sits inside a ``[...]``/``{...}`` opened earlier on the line (quotes skipped)."""
-    depth, quote = 0, ""
+    depth, quote, escaped = 0, "", False
     for ch in line_text[:col]:
         if quote:
-            if ch == quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
@@ -51,6 +55,15 @@ def _in_flow(line_text: str, col: int) -> bool:
         elif ch in "]}":
             depth = max(0, depth - 1)
     return depth > 0
+
+
+def _flow_document(lines: Sequence[str]) -> bool:
+    """A document that is one flow collection (every JSON spec): a comma ends a scalar on any line."""
+    for text in lines[:200]:
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped[0] in "[{"
+    return False
 
 
 def token_end(lines: Sequence[str], line: int, col: int) -> tuple[int, int]:
@@ -67,7 +80,7 @@ def token_end(lines: Sequence[str], line: int, col: int) -> tuple[int, int]:
         return _bracket_end(lines, line, col)
     if ch == "-" and text[col + 1:col + 2] in (" ", ""):  # a block sequence item: its first line
         return line, len(text.rstrip())
-    flow = _in_flow(text, col)
+    flow = _in_flow(text, col) or _flow_document(lines)
     end = col
     while end < len(text):
         c = text[end]

@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.lsp.server import serve
     from cnnspec.plugins.manager import get_plugins
 
-    serve(get_plugins())
+    serve(get_plugins)  # made after stdout is the protocol's alone
     return 0
