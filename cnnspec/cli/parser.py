@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "sizes": "cnnspec.cli.commands.sizes",
     "draw": "cnnspec.cli.commands.draw",
     "lsp": "cnnspec.cli.commands.lsp",
+    "completion": "cnnspec.cli.commands.completion",
     "train": "cnnspec.cli.commands.train",
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",
