@@ -4,7 +4,8 @@ A real LSP client (pygls's) starts ``python -m cnnspec lsp`` and times each
 request as the editor sees it, round trip over stdio:
 
 * diagnostics after an edit (``didChange`` → ``publishDiagnostics``; each edit
-  after a pause, as typing does);
+  after a pause, as typing does), and a hover sent with an edit (it waits for
+  the new text's analysis and the symbolic shapes);
 * hover on a convolution's argument, inlay hints for the whole file,
   completion of a layer's arguments, the outline, go to definition.
 
@@ -62,7 +63,8 @@ async def measure(spec: Path, runs: int) -> dict[str, list[float]]:
     lines = text.split("\n")
     conv = next(i for i, line in enumerate(lines) if "conv2d:" in line and "kernel_size: 3" in line)
     col = lines[conv].index("kernel_size")
-    times: dict[str, list[float]] = {k: [] for k in ("diagnostics after an edit", "hover", "inlay hints (whole file)",
+    times: dict[str, list[float]] = {k: [] for k in ("diagnostics after an edit", "hover at once after an edit",
+                                                     "hover", "inlay hints (whole file)",
                                                      "completion", "document symbols", "definition")}
     version = 1
     for n in range(runs):
@@ -75,6 +77,14 @@ async def measure(spec: Path, runs: int) -> dict[str, list[float]]:
         while version not in published:
             await asyncio.sleep(0.0005)
         times["diagnostics after an edit"].append(published[version] - start)
+        version += 1  # an edit and a hover at once: the hover waits for the analysis of the new text
+        edited = edited.replace("kernel_size: 7", f"kernel_size: {7 + 2 * (n % 2)}")
+        start = time.perf_counter()
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [T.TextDocumentContentChangeWholeDocument(text=edited)]))
+        await client.text_document_hover_async(T.HoverParams(ident, T.Position(conv, col)))
+        times["hover at once after an edit"].append(time.perf_counter() - start)
         await asyncio.sleep(0.12)  # a pause between edits, as a typist makes
         for name, request in (
             ("hover", lambda: client.text_document_hover_async(T.HoverParams(ident, T.Position(conv, col)))),

@@ -10,7 +10,9 @@ per keystroke, 100 a second) are not each analysed: an edit after a quiet
 moment is analysed at once, and during a burst at most once per interval —
 twice the time the last analysis took, at least :data:`MIN_INTERVAL` — so
 the work per second stays bounded whatever the client sends, and every
-request first brings its document up to date. Memory is bounded too: the
+request first brings its document up to date. What hovers need beyond the
+analysis (each layer's shape as a formula of the input size) is computed in
+the first quiet moment after it. Memory is bounded too: the
 text (at most the reader's 2 MB) and two analyses per open document.
 """
 
@@ -22,12 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.lsp.analysis import Analysis, analyze, same_file
+from cnnspec.lsp.index import symbolic_shapes
 from cnnspec.plugins.manager import PluginSet
 
-__all__ = ["MIN_INTERVAL", "DocState", "Documents", "looks_like_spec"]
+__all__ = ["MIN_INTERVAL", "WARM_DELAY", "DocState", "Documents", "looks_like_spec"]
 
 #: the least time between two analyses of one document during a burst of edits (seconds)
 MIN_INTERVAL = 0.05
+#: how long after an analysis, the text unchanged, what hovers need is computed (seconds)
+WARM_DELAY = 0.03
 
 _MARKERS = ("model", "input", "extends")
 
@@ -98,7 +103,25 @@ class Documents:
             state.good = result
         state.last_end = time.monotonic()
         self.published(state)
+        self._warm_later(uri, result)
         return result
+
+    def _warm_later(self, uri: str, result: Analysis) -> None:
+        """Compute what hovers need (the symbolic shapes) in the next quiet moment, not in the next hover."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_later(WARM_DELAY, self._warm, uri, result)
+
+    def _warm(self, uri: str, result: Analysis) -> None:
+        state = self.states.get(uri)
+        if state is None or state.latest is not result or state.pending is not None:
+            return  # the text moved on: this analysis will not be asked
+        try:
+            symbolic_shapes(result)
+        except Exception:  # a hover will meet the same problem and report it
+            pass
 
     def changed(self, uri: str) -> None:
         """An edit: analyse now after a quiet moment, else once the interval has passed."""

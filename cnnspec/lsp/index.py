@@ -20,7 +20,8 @@ from cnnspec.lsp.text import Span, token_span
 from cnnspec.shapes.trace import LayerInfo, ShapeTrace
 from cnnspec.spec import Spec
 
-__all__ = ["Entry", "Variable", "entries", "entry_at", "layer_infos", "layers_at", "symbolic_shapes", "variables"]
+__all__ = ["Entry", "Variable", "entries", "entries_on", "entry_at", "layer_infos", "layers_at", "symbolic_shapes",
+           "variables"]
 
 
 @dataclass(frozen=True)
@@ -45,30 +46,47 @@ def _cached(analysis: Analysis, name: str, make: Any) -> Any:
     return analysis.cache[name]
 
 
-def entries(analysis: Analysis) -> list[Entry]:
-    """Every key and value of this file, with its span, sorted by position."""
+def _starts(analysis: Analysis) -> dict[int, list[tuple[int, PathKey, bool]]]:
+    """Line -> ``(col, path, is_key)`` of every key and value written on it (starts only: cheap)."""
 
-    def make() -> list[Entry]:
-        out: dict[tuple[int, int, bool], Entry] = {}
+    def make() -> dict[int, list[tuple[int, PathKey, bool]]]:
+        seen: set[tuple[int, int, bool]] = set()
+        out: dict[int, list[tuple[int, PathKey, bool]]] = {}
         docs = [d for d in (analysis.composed.document if analysis.composed else None, analysis.document) if d]
         for doc in docs:  # the composed document first: its paths are the resolved spec's
             for table, is_key in ((doc.positions, False), (doc.key_positions, True)):
                 for path, loc in table.items():
-                    if not analysis.here(loc) or (loc.line, loc.column, is_key) in out:
+                    if (loc.line, loc.column, is_key) in seen or not analysis.here(loc):
                         continue
-                    span = token_span(analysis.lines, loc.line - 1, loc.column - 1)
-                    out[(loc.line, loc.column, is_key)] = Entry(span, path, is_key)
-        return sorted(out.values(), key=lambda e: (e.span.line, e.span.col, not e.key))
+                    seen.add((loc.line, loc.column, is_key))
+                    out.setdefault(loc.line - 1, []).append((loc.column - 1, path, is_key))
+        return out
 
-    return _cached(analysis, "entries", make)
+    return _cached(analysis, "starts", make)
+
+
+def entries_on(analysis: Analysis, line: int) -> list[Entry]:
+    """The keys and values written on ``line``, with their spans (computed once per line)."""
+    cache = _cached(analysis, "lines_entries", dict)
+    if line not in cache:
+        found = [Entry(token_span(analysis.lines, line, col), path, is_key)
+                 for col, path, is_key in _starts(analysis).get(line, [])]
+        cache[line] = sorted(found, key=lambda e: (e.span.col, not e.key))
+    return cache[line]
+
+
+def entries(analysis: Analysis) -> list[Entry]:
+    """Every key and value of this file, with its span, sorted by position."""
+    return [e for line in sorted(_starts(analysis)) for e in entries_on(analysis, line)]
 
 
 def entry_at(analysis: Analysis, line: int, col: int) -> Entry | None:
     """The innermost key or value whose token covers ``(line, col)``."""
     best: Entry | None = None
-    for entry in entries(analysis):
-        if entry.span.line > line:
-            break
+    candidates = list(entries_on(analysis, line))
+    for earlier in range(line - 1, max(-1, line - 40), -1):  # a flow collection opened on a line above
+        candidates += [e for e in entries_on(analysis, earlier) if e.span.end_line >= line]
+    for entry in candidates:
         if entry.span.contains(line, col) and (best is None or len(entry.path) >= len(best.path)):
             best = entry
     return best
@@ -91,7 +109,7 @@ def layers_at(analysis: Analysis, line: int, col: int) -> tuple[PathKey, list[La
     entry = entry_at(analysis, line, col)
     candidates = [entry.path] if entry else []
     # anywhere on a layer's line (the "- " of a list item): the layer that starts on it
-    candidates += [e.path for e in entries(analysis) if e.span.line == line and not e.key]
+    candidates += [e.path for e in entries_on(analysis, line) if not e.key]
     for path in candidates:
         for n in range(len(path), 0, -1):
             if tuple(path[:n]) in infos:

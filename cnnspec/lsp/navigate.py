@@ -17,8 +17,8 @@ from cnnspec.layer import fmt_shape
 from cnnspec.load.document import PathKey
 from cnnspec.lsp.analysis import Analysis
 from cnnspec.lsp.hover import var_at
-from cnnspec.lsp.index import entries, entry_at, layer_infos, variables
-from cnnspec.lsp.text import Span, token_span
+from cnnspec.lsp.index import _starts, entry_at, layer_infos, variables
+from cnnspec.lsp.text import Span, token_end, token_span
 from cnnspec.spec.layers import LayerNode, LayerParser
 
 __all__ = ["Symbol", "definition", "symbols"]
@@ -58,18 +58,24 @@ def definition(analysis: Analysis, line: int, col: int) -> tuple[str, int, int] 
 
 def _subtree_ends(analysis: Analysis) -> dict[PathKey, Span]:
     """Path -> the span from its first to its last written token in this file."""
-    out: dict[PathKey, Span] = {}
-    for entry in entries(analysis):
-        for n in range(1, len(entry.path) + 1):
-            prefix = entry.path[:n]
-            old = out.get(prefix)
-            span = entry.span
-            if old is None:
-                out[prefix] = span
-            else:
-                start = min((old.line, old.col), (span.line, span.col))
-                end = max((old.end_line, old.end_col), (span.end_line, span.end_col))
-                out[prefix] = Span(*start, *end)
+    first: dict[PathKey, tuple[int, int]] = {}
+    last: dict[PathKey, tuple[int, int]] = {}
+    for line, found in _starts(analysis).items():
+        for col, path, _ in found:
+            at = (line, col)
+            for n in range(1, len(path) + 1):
+                prefix = path[:n]
+                if prefix not in first or at < first[prefix]:
+                    first[prefix] = at
+                if prefix not in last or at > last[prefix]:
+                    last[prefix] = at
+    ends: dict[tuple[int, int], tuple[int, int]] = {}
+    out = {}
+    for prefix, start in first.items():
+        at = last[prefix]
+        if at not in ends:  # many subtrees end on one token: its end is read once
+            ends[at] = token_end(analysis.lines, *at)
+        out[prefix] = Span(*start, *ends[at])
     return out
 
 
