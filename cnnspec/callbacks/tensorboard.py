@@ -17,7 +17,8 @@ share one x axis and a resumed run can purge what it will redo:
 * GRAPHS: the model traced on one sample (skipped with a warning if tracing
   fails: not every model is traceable, and the graph is a convenience);
 * IMAGES: ``inputs`` (a grid of training samples with the normalisation
-  undone) and the PNG pictures of the ``plots`` and ``gradcam`` callbacks;
+  undone), ``architecture`` (the network drawn by :mod:`cnnspec.draw`) and
+  the PNG pictures of the ``plots`` and ``gradcam`` callbacks;
 * HISTOGRAMS (``histograms: true``): ``weights/<param>`` and
   ``gradients/<param>`` per epoch.
 
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnspec.callbacks.base import Callback, TrainerView
 from cnnspec.callbacks.tensorboard_hparams import spec_hparams, write_hparams
-from cnnspec.callbacks.tensorboard_pictures import add_graph, add_inputs, sample_inputs
+from cnnspec.callbacks.tensorboard_pictures import add_architecture, add_graph, add_inputs, sample_inputs
 from cnnspec.callbacks.tensorboard_writer import GuardedWriter
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class TensorBoardCallback(Callback):
             add_graph(log, trainer, batch)
         if self.images and batch is not None and step == 0:
             add_inputs(log, batch, getattr(trainer.data, "unnormalize", None), self.images)
+        if step == 0:
+            add_architecture(log, trainer)
 
     def on_train_batch_end(self, trainer: TrainerView, batch: int, loss: float, inputs: Any, targets: Any,
                            outputs: Any) -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cnnspec.callbacks.base import TrainerView
     from cnnspec.callbacks.tensorboard_writer import GuardedWriter
 
-__all__ = ["add_graph", "add_inputs", "sample_inputs"]
+__all__ = ["add_architecture", "add_graph", "add_inputs", "sample_inputs"]
 
 
 def sample_inputs(trainer: TrainerView, count: int) -> Any:
@@ -86,3 +86,20 @@ def add_inputs(log: GuardedWriter, batch: Any, unnormalize: Any, count: int) -> 
         shown = (images - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
     grid = make_grid(shown, nrow=min(8, len(shown)), padding=2, pad_value=1.0)
     log.write("add_image", "inputs", grid, 0)
+
+
+def add_architecture(log: GuardedWriter, trainer: TrainerView) -> None:
+    """The architecture picture (:mod:`cnnspec.draw`, from the static trace) as the ``architecture`` image."""
+    trace = getattr(trainer, "trace", None)
+    if trace is None:
+        return
+    try:
+        from cnnspec.draw import diagram, layout
+        from cnnspec.draw.raster import rgb
+
+        image = rgb(layout(diagram(trace)))
+    except Exception as exc:  # a picture never costs a run
+        warnings.warn(f"TensorBoard: skipping the architecture picture ({type(exc).__name__}: {exc})",
+                      RuntimeWarning, stacklevel=2)
+        return
+    log.write("add_image", "architecture", image, 0, dataformats="HWC")

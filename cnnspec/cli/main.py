@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from cnnspec.cli.completion import autocomplete
 from cnnspec.cli.parser import COMMANDS, build_parser
 from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.render import render_error
@@ -41,6 +42,7 @@ def report_error(exc: CnnspecError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    autocomplete(parser)  # answers a shell's tab completion and exits; nothing otherwise
     args = parser.parse_args(argv)
     try:
         _configure_plugins(getattr(args, "plugin_options", []))

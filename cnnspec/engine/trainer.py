@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cnnspec.draw import write_run_picture
 from cnnspec.engine.device import configure_kernels
 from cnnspec.engine.distributed import DistContext
 from cnnspec.engine.errors import CallbackError, DataWorkerError, worker_death
@@ -249,6 +250,7 @@ class Trainer:
             return
         self.rundir.clean_temp_files()  # a run killed mid-write (final.json, a picture) leaves a temp file
         self.rundir.write_spec(self.spec)
+        write_run_picture(self.trace, self.rundir.path)  # architecture.svg; a failure only warns
         env = environment(self.spec, device=self.device, world_size=self.world_size, seed=self.seed,
                           argv=self._argv)
         env["precision"] = self.precision.describe()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from cnnspec.layer import fmt_shape
@@ -10,6 +12,7 @@ from cnnspec.symbolic import Dim, Expr, product
 
 __all__ = [
     "activation_bytes",
+    "argument_cells",
     "dim_json",
     "human",
     "human_bytes",
@@ -17,9 +20,11 @@ __all__ = [
     "table",
     "totals_line",
     "trace_json",
+    "visible_rows",
 ]
 
 BYTES_PER_VALUE = 4  # float32
+_SPATIAL = re.compile(r"([123])d$", re.IGNORECASE)
 
 
 def dim_json(d: Dim) -> int | str:
@@ -101,21 +106,68 @@ def totals_line(trace: ShapeTrace) -> str:
     )
 
 
-def table(trace: ShapeTrace) -> str:
-    """The per-layer table ``cnnspec validate`` and ``summary`` print."""
-    rows = [("Layer", "Type", "Output shape", "Params", "MACs", "RF")]
+def _spatial_dims(info: LayerInfo) -> int:
+    """How many spatial dims the layer works on (``Conv2d`` -> 2), for ``3`` -> ``3x3``."""
+    match = _SPATIAL.search(info.type)
+    return int(match.group(1)) if match else 1
+
+
+def _arg_text(value: Any, n: int, *, square: bool = False) -> str:
+    """``3`` -> ``3x3`` for a kernel (``square``), ``3`` for a stride; ``[1, 2]`` -> ``1x2``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if not square and len(set(values)) == 1:
+        return str(values[0])
+    return "x".join(str(v) for v in values)
+
+
+def argument_cells(info: LayerInfo) -> tuple[str, str, str]:
+    """Kernel, stride and padding of a layer as the table shows them (blank where it has none).
+
+    A pool's stride defaults to its kernel (torch's rule), and is shown so.
+    """
+    kwargs = info.kwargs or {}
+    if not info.is_leaf or "kernel_size" not in kwargs:
+        return "", "", ""
+    n = _spatial_dims(info)
+    kernel = kwargs.get("kernel_size")
+    stride = kwargs.get("stride", 1)
+    if stride is None:
+        stride = kernel
+    return _arg_text(kernel, n, square=True), _arg_text(stride, n), _arg_text(kwargs.get("padding", 0), n)
+
+
+def visible_rows(trace: ShapeTrace, depth: int | None = None) -> Iterator[LayerInfo]:
+    """The modules a table shows: all of them, or those less than ``depth`` levels deep.
+
+    Like torchinfo's ``depth``: ``1`` shows the top-level layers and blocks
+    only, each block's row carrying the totals of what it holds.
+    """
     for info in trace.walk():
+        if depth is None or info.depth < depth:
+            yield info
+
+
+def table(trace: ShapeTrace, *, depth: int | None = None, arguments: bool = False) -> str:
+    """The per-layer table ``cnnspec validate`` and ``summary`` print.
+
+    ``depth`` hides modules nested deeper (blocks keep their totals);
+    ``arguments`` adds each layer's kernel, stride and padding (``summary``).
+    """
+    head = ("Layer", "Type", "Output shape", "Params", "MACs", "RF")
+    rows = [(*head[:3], "Kernel", "Stride", "Padding", *head[3:]) if arguments else head]
+    for info in visible_rows(trace, depth):
         indent = "  " * info.depth
-        rows.append((
-            indent + info.name,
-            info.type,
-            fmt_shape(info.output_shape),
-            f"{info.params:,}",
-            human(info.macs),
-            _rf_text(info.rf),
-        ))
+        cells = [indent + info.name, info.type, fmt_shape(info.output_shape)]
+        if arguments:
+            cells += argument_cells(info)
+        cells += [f"{info.params:,}", human(info.macs), _rf_text(info.rf)]
+        rows.append(tuple(cells))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {3, 4}
+    right = {6, 7} if arguments else {3, 4}
     lines = []
     for n, row in enumerate(rows):
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]

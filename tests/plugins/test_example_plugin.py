@@ -78,11 +78,22 @@ def test_schema_includes_plugin_layers(cli):
     cbr = titles["ConvBNReLU"]
     assert "plugin 'example' (distribution cnnspec-example 0.1.0)" in cbr["description"]
     ((pattern, args),) = cbr["patternProperties"].items()
-    assert pattern == "^(?:[cC][oO][nN][vV][bB][nN][rR][eE][lL][uU])$"
+    assert pattern == "^(?:(?:example):)?(?:[cC][oO][nN][vV][bB][nN][rR][eE][lL][uU])$"
     params = args["anyOf"][0]
     assert params["required"] == ["out_channels", "kernel_size"]
     assert set(params["properties"]) >= {"in_channels", "out_channels", "kernel_size", "stride", "padding", "groups"}
     assert "SqueezeExcite" in titles
+    # the plugin's own example spec (its layers, dataset, loss and callback, also as example:name) passes it
+    jsonschema = pytest.importorskip("jsonschema")
+    from cnnspec.load.reader import load_document
+
+    validator = jsonschema.Draft202012Validator(schema)
+    data = load_document(EXAMPLE_SPEC).data
+    assert [e.message for e in validator.iter_errors(data)] == []
+    data["model"][0] = {"example:ConvBNReLU": data["model"][0]["convbnrelu"]}
+    assert [e.message for e in validator.iter_errors(data)] == []
+    data["model"][1] = {"squeezexcite": {}}
+    assert list(validator.iter_errors(data))
 
 
 def test_built_model_matches_the_static_trace(plugins_from):

@@ -71,6 +71,20 @@ def test_train_leaves_tensorboard_logs_checkpoints_curves_and_overlays(trained: 
     assert (run_dir / "checkpoints" / "last.pt").exists()
 
 
+def test_train_leaves_the_architecture_in_the_run_and_tensorboard(trained: tuple[Path, Path]) -> None:
+    import xml.etree.ElementTree as ET
+
+    _, run_dir = trained
+    root = ET.parse(run_dir / "architecture.svg").getroot()
+    keys = [g.get("data-key") for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    assert keys == ["input", "conv1", "relu1", "conv2", "relu2", "pool1", "flatten1", "fc1", "output"]
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    acc.Reload()
+    (event,) = acc.Images("architecture")
+    with Image.open(__import__("io").BytesIO(event.encoded_image_string)) as img:
+        assert img.height > 2 * img.width > 200  # a column of boxes, input to output
+
+
 def test_explain_dataset_samples_matches_the_model(trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     spec_file, run_dir = trained
     assert main(["explain", "--checkpoint", str(run_dir), "--samples", "5"]) == 0
