@@ -14,8 +14,9 @@ unpickled. Here
 * a state holding a non-finite floating-point tensor is never written.
 
 A checkpoint file is a ``torch.save``-d dict: the trainer state (``model``,
-``optimizer``, ...) at the top level, so ``torch.load(path,
-weights_only=True)["model"]`` is a model state dict, plus :data:`HEADER_KEYS`.
+``optimizer``, ...) at the top level, so
+``torch.load(path, weights_only=True)["model"]`` is a model state dict, plus
+:data:`HEADER_KEYS`.
 """
 
 from __future__ import annotations
