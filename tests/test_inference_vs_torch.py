@@ -35,6 +35,9 @@ def reference(shape: list[int], layers: list) -> tuple[torch.Tensor | None, int,
             out = ref.run(layers, torch.randn(2, *shape))
     except Exception as exc:  # torch rejects
         return None, 0, exc
+    if out.shape[0] != 2:
+        # the forward ran but averaged over the batch: no per-sample model can use that layer there
+        return None, 0, ValueError(f"the batch of 2 came out as {tuple(out.shape)}")
     return out, ref.params, None
 
 
@@ -94,6 +97,10 @@ REGRESSIONS = [
     ([2, 3, 4, 5, 6, 7], [{"adaptiveavgpool3d": {"output_size": 1}}]),
     ([2, 3, 4, 5, 6], [{"adaptivemaxpool2d": {"output_size": 1}}]),
     ([2, 3, 4, 5], [{"adaptiveavgpool1d": {"output_size": 1}}]),
+    # with fewer per-sample dims than the pool has spatial dims, that mean takes the batch dim in:
+    # torch returns a batch of 1 for a batch of 2, so cnnspec's refusal is the right answer
+    ([1, 1], [{"adaptiveavgpool3d": {"output_size": 1}}]),
+    ([1], [{"adaptiveavgpool2d": {"output_size": 1}}]),
 ]
 
 
