@@ -59,7 +59,7 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
           run_dir: str | Path | None = None, runs_root: str | Path = RUNS_ROOT, epochs: int | None = None,
           dry_run: bool = False, data: Any = None, callbacks: Sequence[Any] = (),
           progress: dict[str, Any] | None = None, resume_state: dict[str, Any] | None = None,
-          handle_signals: bool = True, argv: list[str] | None = None) -> TrainResult:
+          handle_signals: bool = True, argv: list[str] | None = None, force: bool = False) -> TrainResult:
     """Train a spec (a :class:`~cnnspec.spec.Spec`, a path, YAML text or a dict).
 
     ``device`` overrides ``train.device``; ``epochs`` overrides
@@ -70,7 +70,9 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
     dataset (a ``DataBundle``); ``callbacks`` are added after the spec's.
     ``progress`` holds arguments for the default progress callback.
     ``resume_state`` is a :meth:`Trainer.state_dict` to continue from (the
-    checkpoint's run directory is then passed as ``run_dir``).
+    checkpoint's run directory is then passed as ``run_dir``). ``force``
+    lets a new run replace the one ``run_dir`` holds. A spec with
+    ``train: {checkpoint: false}`` is told on stderr that no weights will be kept.
     """
     if epochs is not None:
         overrides = [*overrides, f"train.epochs={int(epochs)}"]
@@ -85,7 +87,8 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
             temp_dir = tempfile.mkdtemp(prefix="cnnspec-dry-run-") if dist.is_main else None
             path = Path(str(dist.broadcast_object(temp_dir)))
         elif dist.is_main:
-            path = resolve_run_dir(spec, run_dir, runs_root, resuming=resume_state is not None)
+            path = resolve_run_dir(spec, run_dir, runs_root, resuming=resume_state is not None, force=force)
+            _warn_if_nothing_kept(spec)
         else:
             path = None  # type: ignore[assignment]
         if not dry_run:
@@ -109,6 +112,19 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
             shutil.rmtree(temp_dir, ignore_errors=True)
         _set_threads(threads)
         shutdown_distributed(dist)
+
+
+def _warn_if_nothing_kept(spec: Any) -> None:
+    import sys
+
+    from cnnspec.engine.components import lists_checkpoint
+    from cnnspec.render import render_warning
+
+    if spec.train is not None and not spec.train.checkpoint and not lists_checkpoint(spec):
+        print(render_warning("train.checkpoint is false: this run keeps no weights (nothing to resume, "
+                             "evaluate, predict or export)",
+                             hint="remove train.checkpoint: false to keep checkpoints/last.pt and best.pt"),
+              file=sys.stderr, flush=True)
 
 
 def _set_threads(n: int | None) -> int | None:
