@@ -172,7 +172,8 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
 
         data = build_data(spec)
     check_data_fits(spec, trace, data)
-    data.place(dev)
+    if hasattr(data, "place"):
+        data.place(dev)
     if not data.has(split):
         raise CnnspecError(f"the dataset has no {split} split")
     loss_fn = build_loss(spec, int(data.num_classes)).to(dev)

@@ -168,7 +168,7 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
     saved = checkpoint.get("spec")
     if not isinstance(saved, dict):
         raise CnnspecError(f"{path}: the checkpoint holds no spec, so it cannot be resumed (use it as weights)")
-    new = _settle_spec(saved, spec, overrides)
+    new = _settle_spec(saved, spec, overrides, run_dir)
     changes = [c for c in spec_changes(saved, new.to_dict()) if c.path != ("train", "epochs")]
     if changes and not force:
         raise SpecError(
@@ -199,10 +199,18 @@ _START_HINT = ("nothing to resume yet: `cnnspec train SPEC --resume DIR` (or `--
                "starts the run in DIR when there is nothing to resume, and continues it otherwise")
 
 
-def _settle_spec(saved: dict[str, Any], spec: Any, overrides: Sequence[str]) -> Any:
+def _settle_spec(saved: dict[str, Any], spec: Any, overrides: Sequence[str], run_dir: Path) -> Any:
+    """The spec to continue with: ``spec`` (or the checkpoint's, read from the run's own ``spec.yaml``
+    when that still holds it, so that errors point at a file) with ``overrides`` applied."""
     from cnnspec.spec import Spec, load_spec
 
     if spec is None:
+        written = run_dir / "spec.yaml"
+        try:
+            if written.is_file() and load_spec(written).to_dict() == saved:
+                return load_spec(written, overrides=overrides)
+        except CnnspecError:
+            pass
         return load_spec(saved, overrides=overrides)
     if isinstance(spec, Spec):
         return load_spec(spec.document.data, overrides=overrides) if overrides else spec
