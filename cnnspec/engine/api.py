@@ -153,8 +153,12 @@ def load_weights(path: str | Path) -> dict[str, Any]:
 
 
 def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = (), device: str | None = None,
-             split: str = "test", data: Any = None) -> dict[str, Any]:
-    """Metrics of the spec's model with the checkpoint's weights on ``split``."""
+             split: str = "test", data: Any = None, which: str = "best") -> dict[str, Any]:
+    """Metrics of the spec's model with the checkpoint's weights on ``split``.
+
+    A run directory as ``checkpoint`` means its best checkpoint (``which="last"``:
+    its newest); ``metrics["weights"]`` says which file and epoch were used.
+    """
     from cnnspec.build import build_from_trace
     from cnnspec.build.weights import fit_state, read_weights
     from cnnspec.engine.components import build_loss
@@ -164,7 +168,7 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
     dev = select_device(device or (spec.train.device if spec.train else "auto"))
     trace = infer_shapes(spec)
     model = build_from_trace(trace)
-    weights = read_weights(checkpoint)
+    weights = read_weights(checkpoint, which=which)
     fit_state(model, weights.state, source=weights.path)
     model.to(dev)
     if data is None:
@@ -180,5 +184,6 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
     precision = Precision.create(spec.train.amp if spec.train else False, dev)
     metrics = evaluate_model(model, data, split, loss_fn, dev, int(data.num_classes), precision=precision)
     metrics["classes"] = [str(c) for c in data.classes]
+    metrics["weights"] = weights.describe()
     metrics[f"{split}_samples"] = int(data.size(split))
     return metrics

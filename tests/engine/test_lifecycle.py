@@ -160,3 +160,15 @@ def test_a_run_dir_holding_another_runs_checkpoint_is_refused(tmp_path: Path, wr
     assert all((load_checkpoint(run / "checkpoints" / "last.pt")["model"][k] == v).all() for k, v in kept.items())
     assert main(["train", path, "--run-dir", str(run), "--set", "seed=9", "--force"]) == 0
     assert read_manifest(run / "checkpoints")["checkpoints"][0]["epoch"] == 1  # the new run's, from the start
+
+
+def test_a_run_directory_means_its_best_checkpoint(tmp_path: Path, capsys):
+    run = tmp_path / "run"
+    train(SPEC, run_dir=run, data=_data(), device="cpu")
+    manifest = read_manifest(run / "checkpoints")
+    best = evaluate(SPEC, run, data=_data(), device="cpu")
+    last = evaluate(SPEC, run, data=_data(), device="cpu", which="last")
+    assert best["test_loss"] == evaluate(SPEC, run / "checkpoints" / "best.pt", data=_data(), device="cpu")["test_loss"]
+    assert last["test_loss"] == evaluate(SPEC, run / "checkpoints" / "last.pt", data=_data(), device="cpu")["test_loss"]
+    assert best["weights"].startswith(f"{run / 'checkpoints' / manifest['aliases']['best']} (best, val_loss ")
+    assert last["weights"].startswith(f"{run / 'checkpoints' / manifest['aliases']['last']} (last, val_loss ")

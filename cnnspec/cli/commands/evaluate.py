@@ -23,8 +23,10 @@ def register(sub: Any, parents: Parents) -> None:
                        description=__doc__)
     p.add_argument("file", metavar="SPEC")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="a cnnspec checkpoint, a run directory (its newest valid checkpoint), "
+                   help="a cnnspec checkpoint, a run directory (its best checkpoint), "
                         "or a torch.save'd state dict of the spec's model")
+    p.add_argument("--weights", choices=("best", "last"), default="best",
+                   help="with a run directory: its best checkpoint (default) or the newest one")
     p.add_argument("--device", default=None, metavar="DEVICE")
     p.add_argument("--split", default="test", choices=("test", "val"),
                    help="test (default) or the validation split")
@@ -48,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.engine.rundir import jsonable
 
     split = args.split
-    metrics = evaluate(args.file, args.checkpoint, overrides=args.overrides, device=args.device, split=split)
+    metrics = evaluate(args.file, args.checkpoint, overrides=args.overrides, device=args.device, split=split,
+                       which=args.weights)
     if args.format == "json":
         print(json.dumps(jsonable({"checkpoint": args.checkpoint, "split": split, "metrics": metrics}),
                          allow_nan=False))
         return 0
     loss, acc = metrics[f"{split}_loss"], metrics[f"{split}_acc"]
-    print(f"{args.file} with {args.checkpoint}: {split} on {metrics[f'{split}_samples']} samples")
+    print(f"{args.file} with {metrics['weights']}: {split} on {metrics[f'{split}_samples']} samples")
     print(f"{split}_loss {loss:.4f}  {split}_acc {100 * acc:.2f}%")
     print("\nconfusion matrix (rows: true class, columns: predicted class):")
     print(confusion_table(metrics["classes"], metrics[f"{split}_confusion"], metrics[f"{split}_per_class_acc"]))
