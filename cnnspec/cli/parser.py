@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",
     "explain": "cnnspec.cli.commands.explain",
+    "predict": "cnnspec.cli.commands.predict",
     "sweep": "cnnspec.cli.commands.sweep",
 }
 
