@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "export": "cnnspec.cli.commands.export",
     "explain": "cnnspec.cli.commands.explain",
     "predict": "cnnspec.cli.commands.predict",
+    "examples": "cnnspec.cli.commands.examples",
     "sweep": "cnnspec.cli.commands.sweep",
 }
 
