@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "explain": "cnnspec.cli.commands.explain",
     "predict": "cnnspec.cli.commands.predict",
     "examples": "cnnspec.cli.commands.examples",
+    "runs": "cnnspec.cli.commands.runs",
     "sweep": "cnnspec.cli.commands.sweep",
 }
 
