@@ -251,10 +251,13 @@ def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu",
                 warnings.warn(f"{exc}; using the newest valid checkpoint instead", RuntimeWarning, stacklevel=2)
         found = latest_valid(path, map_location=map_location)
         if found is None:
-            raise CheckpointError(f"{path}: no valid checkpoint in this run directory")
+            raise CheckpointError(f"{path}: no valid checkpoint in this run directory",
+                                  hint="runs keep checkpoints/last.pt unless the spec says train: {checkpoint: "
+                                       "false}; cnnspec runs lists the runs that have weights")
         return found
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} not found")
+        raise CheckpointError(f"checkpoint {path} not found",
+                              hint="give a checkpoint file (RUN/checkpoints/best.pt) or a run directory")
     return path, load_checkpoint(path, map_location=map_location)
 
 

@@ -138,7 +138,8 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
     :class:`~cnnspec.exceptions.NothingToResumeError` when there is no usable
     checkpoint, :class:`SpecError` when the spec changed (unless ``force``) or
     the model no longer fits the saved weights. Temporary files a killed run
-    left behind are removed first, whatever the outcome.
+    left behind are removed and stale ``last``/``best`` links repaired first,
+    whatever the outcome.
     """
     from cnnspec.checkpoint import checkpoint_dir, latest_valid
     from cnnspec.engine.rundir import RunDir
@@ -149,9 +150,10 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
         raise NothingToResumeError(f"--resume {run_dir}: no such run directory", hint=_START_HINT)
     RunDir(run_dir).clean_temp_files()
     if checkpoint_dir(run_dir).is_dir():
-        from cnnspec.checkpoint import clean_temp_files
+        from cnnspec.checkpoint import clean_temp_files, repair_aliases
 
         clean_temp_files(checkpoint_dir(run_dir))
+        repair_aliases(checkpoint_dir(run_dir))  # a kill between the manifest and the alias links
     skipped: list[tuple[Path, str]] = []
 
     def skip(path: Path, reason: str) -> None:
