@@ -25,7 +25,7 @@ from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.load.reader import PathKey, format_path
 
 __all__ = ["ResumePoint", "SpecChange", "check_weights_fit", "cli_train_arguments", "find_resume_point",
-           "finished_result", "format_changes", "latest_unfinished", "resume", "resume_hint", "spec_changes"]
+           "finished_result", "format_changes", "latest_run", "resume", "resume_hint", "spec_changes"]
 
 _ABSENT = object()
 
@@ -294,7 +294,7 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
     checkpoint is found (skipped files are reported on ``stream``),
     ``--epochs`` extends the run, and it continues in its directory. With a
     SPEC, ``--resume DIR`` (or ``--resume auto`` with ``--run-dir DIR``, or
-    alone: the newest unfinished run of the spec) is requeue-safe: where there
+    alone: the spec's newest run) is requeue-safe: where there
     is nothing to resume yet, the run starts there. A finished run comes back
     as ``{"finished": ResumePoint}``.
     """
@@ -316,7 +316,7 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
         raise CnnspecError("train: --resume continues in RUN_DIR itself and cannot be combined with --dry-run")
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun every process resumes; one reports
     resume_dir = _requeue_dir(args, resume_dir)
-    if resume_dir is None:  # --resume auto, no unfinished run of this spec yet
+    if resume_dir is None:  # --resume auto, no run of this spec yet
         main and print("nothing to resume: starting a new run", file=stream, flush=True)
         return {**plain, "force": False}
     overrides = [*args.overrides, *([f"train.epochs={int(args.epochs)}"] if args.epochs is not None else [])]
@@ -342,8 +342,8 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
 
 
 def _requeue_dir(args: Any, resume_dir: str) -> Path | None:
-    """The directory ``--resume`` names: itself, ``--run-dir`` for ``auto``, or the newest unfinished
-    run of the spec under ``--runs-root`` (``None``: there is none)."""
+    """The directory ``--resume`` names: itself, ``--run-dir`` for ``auto``, or the spec's newest run
+    under ``--runs-root`` (``None``: there is none yet)."""
     run_dir = getattr(args, "run_dir", None)
     if resume_dir != "auto":
         if run_dir is not None and Path(run_dir).resolve() != Path(resume_dir).resolve():
@@ -357,23 +357,16 @@ def _requeue_dir(args: Any, resume_dir: str) -> Path | None:
     from cnnspec.spec import load_spec
 
     spec = load_spec(args.file, overrides=list(args.overrides))
-    return latest_unfinished(Path(getattr(args, "runs_root", "runs")) / spec.name)
+    return latest_run(Path(getattr(args, "runs_root", "runs")) / spec.name)
 
 
-def latest_unfinished(parent: Path) -> Path | None:
-    """The newest run directory under ``parent`` that has a checkpoint and no completed ``final.json``."""
+def latest_run(parent: Path) -> Path | None:
+    """The newest run directory under ``parent`` (timestamped names sort by time), finished or not."""
     if not parent.is_dir():
         return None
-    for run in sorted((p for p in parent.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True):
-        if not (run / "checkpoints" / "manifest.json").is_file():
-            continue
-        try:
-            status = json.loads((run / "final.json").read_text(encoding="utf-8")).get("status")
-        except (OSError, ValueError, AttributeError):
-            status = None
-        if status not in ("completed", "stopped"):
-            return run
-    return None
+    marks = ("spec.yaml", "checkpoints", "metrics.jsonl", "final.json")
+    runs = [p for p in parent.iterdir() if p.is_dir() and any((p / m).exists() for m in marks)]
+    return max(runs, key=lambda p: p.name) if runs else None
 
 
 def resume_hint(run_dir: Any) -> str:

@@ -172,3 +172,22 @@ def test_a_run_directory_means_its_best_checkpoint(tmp_path: Path, capsys):
     assert last["test_loss"] == evaluate(SPEC, run / "checkpoints" / "last.pt", data=_data(), device="cpu")["test_loss"]
     assert best["weights"].startswith(f"{run / 'checkpoints' / manifest['aliases']['best']} (best, val_loss ")
     assert last["weights"].startswith(f"{run / 'checkpoints' / manifest['aliases']['last']} (last, val_loss ")
+
+
+def test_resume_auto_follows_the_specs_newest_run(tmp_path: Path, write_spec, monkeypatch, capsys):
+    monkeypatch.setattr("cnnspec.data.build_data", lambda *a, **k: _data())
+    path = str(write_spec(SPEC))
+    root = tmp_path / "runs"
+    command = ["train", path, "--resume", "auto", "--runs-root", str(root)]
+    assert main(command) == 0  # nothing yet: a new run
+    assert "nothing to resume: starting a new run" in capsys.readouterr().err
+    (first,) = (root / "life").iterdir()
+    before = _files(first)
+    assert main(command) == 0  # requeued after it finished: nothing changes, no second run
+    assert "is finished" in capsys.readouterr().err
+    assert list((root / "life").iterdir()) == [first] and _files(first) == before
+    # killed after the last checkpoint, before final.json: the same command finishes it
+    (first / "final.json").unlink()
+    assert main(command) == 0
+    assert f"resuming {first} from epoch0004.pt (after epoch 4" in capsys.readouterr().err
+    assert json.loads((first / "final.json").read_text())["epochs"] == 4

@@ -44,7 +44,7 @@ def register(sub: Any, parents: Parents) -> None:
                    help="run 2 batches of train/val/test end to end in a temporary directory, keep nothing")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue RUN_DIR from its newest valid checkpoint; with a SPEC, start the run there when "
-                        "there is nothing to resume yet; 'auto': --run-dir, or the spec's newest unfinished run "
+                        "there is nothing to resume yet; 'auto': --run-dir, or the spec's newest run under --runs-root "
                         "(see docs/checkpoints.md)")
     p.add_argument("--force", action="store_true",
                    help="with --resume: accept a spec that differs from the run's; with --run-dir: replace the "
