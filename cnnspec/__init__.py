@@ -29,6 +29,7 @@ __all__ = [
     "hookimpl",
     "infer_shapes",
     "load_spec",
+    "predict",
     "train",
 ]
 
@@ -63,3 +64,10 @@ def train(spec: Spec, **options: Any) -> Any:
     from cnnspec.engine import train as _train
 
     return _train(spec, **options)
+
+
+def predict(source: Any, images: Any, **options: Any) -> Any:
+    """Classify image files with a trained model; see :func:`cnnspec.engine.predict.predict`."""
+    from cnnspec.engine.predict import predict as _predict
+
+    return _predict(source, images, **options)

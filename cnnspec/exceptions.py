@@ -14,7 +14,8 @@
     ├── CheckpointError          a checkpoint that cannot be used
     │   ├── CorruptCheckpointError   torn, truncated, bit-flipped, or no checkpoint at all
     │   ├── UnsafeCheckpointError    its pickle names objects a weights file never needs
-    │   └── NonFiniteStateError      a tensor to be saved holds NaN or inf
+    │   ├── NonFiniteStateError      a tensor to be saved holds NaN or inf
+    │   └── NothingToResumeError     --resume on a run directory with no valid checkpoint (yet)
     ├── ExportError              the model cannot be exported, or the export cannot be checked
     ├── CallbackError            a callback raised; training stopped cleanly (exit 1: a plugin's bug)
     ├── DataWorkerError          a DataLoader worker process died (often the out-of-memory killer)
@@ -56,6 +57,7 @@ __all__ = [
     "LayerCheckError",
     "Location",
     "NonFiniteStateError",
+    "NothingToResumeError",
     "PipelineShapeError",
     "PluginError",
     "RegistryError",
@@ -280,6 +282,11 @@ class UnsafeCheckpointError(CheckpointError):
 
 class NonFiniteStateError(CheckpointError):
     """A tensor to be saved holds NaN or inf; saving it would poison every resume."""
+
+
+class NothingToResumeError(CheckpointError):
+    """``--resume`` found no valid checkpoint (a run killed before its first one, or no run at all):
+    ``cnnspec train SPEC --resume DIR`` then starts the run there instead."""
 
 
 class WeightsMismatchError(SpecError):

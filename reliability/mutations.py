@@ -76,7 +76,7 @@ MUTATIONS: list[Mutation] = [
              (('trainer.optimizer.load_state_dict(state["optimizer"])', "pass"),),
              (_t("test_kills.py", "kill-training"),)),
     Mutation("scheduler-restore", "restoring the scheduler state on resume",
-             (('trainer.scheduler.load_state_dict(state["scheduler"])', "pass"),),
+             (('trainer.replanned = load_scheduler_state(trainer.scheduler, state["scheduler"])', "pass"),),
              (_t("test_kills.py", "kill-training"),)),
     Mutation("signal-handlers", "the SIGINT/SIGTERM handlers (finish the step, save, exit 128+n)",
              (("        if handle_signals:", "        if False:"),),

@@ -5,7 +5,7 @@ Every import counts — at module level, inside functions, and under
 still hide a cycle. The stages, bottom to top:
 
     contract → load → plugins → spec → shapes → analysis, draw → checkpoint → build
-             → data → explain → callbacks → engine, lsp → sweep → cli, builtin → testing
+             → data → explain → callbacks → engine, lsp → sweep, results → cli, builtin → testing
 
 A module may import its own stage and the stages below it; nothing imports
 ``cnnspec.builtin`` (built-ins arrive through the plugin hooks), and nothing
@@ -28,7 +28,8 @@ CONTRACT = {"_version", "names", "exceptions", "render", "symbolic", "argtypes",
 #: stage -> rank; a module may import ranks <= its own (same rank: only its own stage)
 RANKS = {
     "contract": 0, "load": 1, "plugins": 2, "spec": 3, "shapes": 4, "analysis": 5, "draw": 5, "checkpoint": 6,
-    "build": 7, "data": 8, "explain": 9, "callbacks": 10, "engine": 11, "lsp": 11, "sweep": 12, "cli": 13,
+    "build": 7, "data": 8, "explain": 9, "callbacks": 10, "engine": 11, "lsp": 11, "sweep": 12, "results": 12,
+    "cli": 13,
     "builtin": 13, "testing": 14, "root": 15,
 }
 MAX_TOP_LEVEL_MODULES = 15

@@ -76,13 +76,13 @@ class ExportReport:
         }
 
 
-def load_weights(model: Any, checkpoint: str | Path) -> str:
+def load_weights(model: Any, checkpoint: str | Path, which: str = "best") -> str:
     """Load a checkpoint (file or run directory) into ``model``; returns where from.
 
     The state_dict must fit the model exactly: a checkpoint of another spec is
     refused with :func:`cnnspec.build.weights.fit_state`'s message, not loaded partially.
     """
-    weights = read_weights(checkpoint)
+    weights = read_weights(checkpoint, which=which)
     fit_state(model, weights.state, source=weights.path)
     return weights.describe()
 
@@ -204,11 +204,13 @@ def export_model(
     output: str | Path | None = None,
     tolerance: float = 1e-4,
     opset: int | None = None,
+    which: str = "best",
 ) -> ExportReport:
     """Build the spec's model, load its weights, export it and check the file.
 
     Without ``checkpoint`` the weights are the spec's seeded initialisation
-    (useful to check a spec is exportable before training it). ``tolerance``
+    (useful to check a spec is exportable before training it); a run directory
+    gives its best checkpoint, or its newest with ``which="last"``. ``tolerance``
     is relative to the largest eager output magnitude (at least 1).
     """
     import torch
@@ -222,7 +224,7 @@ def export_model(
     trace = infer_shapes(spec)
     torch.manual_seed(spec.config.seed)
     model = build_from_trace(trace)
-    weights = load_weights(model, checkpoint) if checkpoint is not None else \
+    weights = load_weights(model, checkpoint, which) if checkpoint is not None else \
         f"none (initialised with seed {spec.config.seed})"
     model.eval()
     path = Path(output) if output is not None else Path(f"{spec.name}.{fmt}")

@@ -66,19 +66,24 @@ class Weights:
 
     def describe(self) -> str:
         """``runs/x/checkpoints/epoch0003.pt (epoch 3)``: where the weights came from."""
+        from cnnspec.checkpoint import describe_checkpoint
+
+        described = describe_checkpoint(self.path, self.held)
+        if described != str(self.path):
+            return described
         return str(self.path) + (f" (epoch {self.epoch})" if self.epoch is not None else "")
 
 
-def read_weights(path: str | Path, *, map_location: Any = "cpu") -> Weights:
-    """The model state dict of a checkpoint file, a run directory (its newest valid
-    checkpoint) or a plain ``torch.save``'d state dict.
+def read_weights(path: str | Path, *, map_location: Any = "cpu", which: str = "best") -> Weights:
+    """The model state dict of a checkpoint file, a run directory (its best checkpoint,
+    or its newest valid one with ``which="last"``) or a plain ``torch.save``'d state dict.
 
     Always through :func:`cnnspec.checkpoint.open_checkpoint`: hash, container
     and pickle checks, then ``weights_only=True`` — a file that would run code
     when unpickled is refused, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
     says. Raises :class:`~cnnspec.checkpoint.CheckpointError`.
     """
-    found, held = open_checkpoint(path, map_location=map_location)
+    found, held = open_checkpoint(path, map_location=map_location, which=which)  # type: ignore[arg-type]
     return Weights(state_dict_of(held, found), held, found)
 
 

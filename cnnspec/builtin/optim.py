@@ -44,7 +44,7 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "LinearLR": {"interval": "epoch"},
     "ExponentialLR": {"interval": "epoch"},
     "PolynomialLR": {"interval": "epoch"},
-    "CosineAnnealingLR": {"interval": "epoch"},
+    "CosineAnnealingLR": {"interval": "epoch", "fill_epochs": "T_max"},
     "CosineAnnealingWarmRestarts": {"interval": "epoch"},
     "ReduceLROnPlateau": {"interval": "epoch", "monitor": "val_loss"},
     "CyclicLR": {"interval": "step"},

@@ -135,6 +135,9 @@ class Callback:
         Set ``trainer.should_stop = True`` to end training after this epoch.
         """
 
+    def on_train_end(self, trainer: TrainerView) -> None:
+        """The last epoch is done (or a callback stopped training), before the test pass."""
+
     def on_test_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         """After the final test pass (``test_*`` metrics, confusion matrix)."""
 

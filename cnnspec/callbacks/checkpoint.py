@@ -26,7 +26,7 @@ from cnnspec.callbacks.base import Callback, TrainerView
 from cnnspec.component import SpecModel
 
 __all__ = ["STANDARD_METRICS", "CheckpointCallback", "CheckpointParams", "available_metrics", "check_monitor",
-           "default_mode", "default_monitor", "improved"]
+           "default_mode", "default_monitor", "improved", "restore_best"]
 
 #: metrics the engine computes every epoch; ``val_*`` only with a validation split
 STANDARD_METRICS = ("train_loss", "train_acc", "lr")
@@ -44,6 +44,8 @@ class CheckpointParams(SpecModel):
     every_n_steps: int | None = Field(default=None, ge=1, description="also save inside epochs, every N "
                                                                       "optimizer steps")
     save_best: bool = Field(default=True, description="keep best.pt by the monitored metric")
+    restore_best: bool = Field(default=True, description="with a validation split, test the best weights "
+                                                         "(best.pt), not the last epoch's")
 
 
 # -- monitored metrics (shared with early stopping) ---------------------------------------
@@ -119,13 +121,14 @@ class CheckpointCallback(Callback):
     """Resumable checkpoints of the whole training state; see the module docstring."""
 
     def __init__(self, monitor: str | None = None, mode: str | None = None, keep_last: int = 2,
-                 every_n_steps: int | None = None, save_best: bool = True) -> None:
+                 every_n_steps: int | None = None, save_best: bool = True, restore_best: bool = True) -> None:
         self._given_monitor = monitor
         self.monitor = monitor
         self.mode = mode
         self.keep_last = int(keep_last)
         self.every_n_steps = every_n_steps
         self.save_best = save_best
+        self.restore_best = restore_best
         self.best_value: float | None = None
         self.directory: Path | None = None
         self.last_saved: Path | None = None
@@ -173,6 +176,13 @@ class CheckpointCallback(Callback):
         if better:
             self.best_value = float(value)  # type: ignore[arg-type]
         self._pending = {"metrics": dict(metrics), "best": better}
+
+    def on_train_end(self, trainer: TrainerView) -> None:
+        """Save the last epoch, then put the best weights in the model for the test pass."""
+        self._flush(trainer)
+        trainer.test_weights = {"weights": "last", "epoch": int(trainer.epoch)}  # type: ignore[attr-defined]
+        if self.restore_best and self.save_best and trainer.data.has("val") and self.directory is not None:
+            restore_best(trainer, self.directory)
 
     def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         self._flush(trainer)
@@ -231,3 +241,30 @@ class CheckpointCallback(Callback):
         last = manifest["aliases"].get("last")
         rolling = [e["file"] for e in entries if e["file"] not in protected or e["file"] == last]
         remove_checkpoints(self.directory, rolling[self.keep_last:])
+
+
+def restore_best(trainer: TrainerView, directory: Path) -> None:
+    """Load ``best.pt``'s model weights into ``trainer.model`` (every process) and record which they were."""
+    from cnnspec.checkpoint import CheckpointError, load_checkpoint, read_manifest
+
+    dist = getattr(trainer, "dist", None)
+    if dist is not None and dist.enabled:
+        dist.barrier()  # the main process wrote the files
+    manifest = read_manifest(directory)
+    if manifest is None or "best" not in manifest["aliases"]:
+        return
+    name = manifest["aliases"]["best"]
+    entry = next((e for e in manifest["checkpoints"] if e["file"] == name), {})
+    metrics = entry.get("metrics") or {}
+    monitor = entry.get("monitor")
+    used = {"weights": "best", "file": name, "epoch": entry.get("epoch"),
+            **({monitor: metrics.get(monitor)} if monitor else {})}
+    if name != manifest["aliases"].get("last"):
+        try:
+            checkpoint = load_checkpoint(directory / name, entry=entry)
+            trainer.model.load_state_dict(checkpoint["model"])
+        except (CheckpointError, KeyError, RuntimeError) as exc:
+            warnings.warn(f"checkpoint: could not restore the best weights ({exc}); testing the last ones",
+                          RuntimeWarning, stacklevel=2)
+            return
+    trainer.test_weights = used  # type: ignore[attr-defined]

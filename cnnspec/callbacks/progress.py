@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from cnnspec.callbacks.base import Callback, TrainerView
 
-__all__ = ["ProgressCallback", "format_duration", "format_metrics"]
+__all__ = ["ProgressCallback", "describe_weights", "format_duration", "format_metrics"]
 
 _ORDER = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
@@ -136,7 +136,7 @@ class ProgressCallback(Callback):
 
     def on_test_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
         if self.active:
-            self._print("test  " + format_metrics(metrics, ("test_loss", "test_acc")))
+            self._print("test  " + format_metrics(metrics, ("test_loss", "test_acc")) + describe_weights(trainer))
 
     def on_interrupt(self, trainer: TrainerView, reason: str) -> None:
         if self.active:
@@ -153,3 +153,13 @@ class ProgressCallback(Callback):
             self.out.write("\n")
             self.out.flush()
             self._drawn = False
+
+
+def describe_weights(trainer: TrainerView) -> str:
+    """Which weights the test pass used, as ``  (best.pt: epoch 9, val_loss 0.0123)``."""
+    used = getattr(trainer, "test_weights", None) or {}
+    if used.get("weights") != "best":
+        return "  (last epoch's weights)" if used else ""
+    shown = [f"epoch {used.get('epoch')}"] + [_fmt(k, v) for k, v in used.items()
+                                              if k not in ("weights", "file", "epoch") and v is not None]
+    return f"  (best weights, {used.get('file')}: " + ", ".join(shown) + ")"

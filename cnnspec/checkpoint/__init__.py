@@ -26,6 +26,7 @@ import io
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,13 @@ from cnnspec.checkpoint.manifest import (
     write_manifest,
 )
 from cnnspec.checkpoint.safety import check_finite, scan_pickle, torch_load, verify_container
+from cnnspec.checkpoint.select import WHICH, Which, best_entry, check_which, describe_checkpoint
 
 __all__ = [
     "FORMAT",
     "HEADER_KEYS",
     "MANIFEST",
+    "WHICH",
     "CheckpointError",
     "CorruptCheckpointError",
     "NonFiniteStateError",
@@ -61,6 +64,7 @@ __all__ = [
     "check_finite",
     "checkpoint_dir",
     "clean_temp_files",
+    "describe_checkpoint",
     "latest_valid",
     "load_checkpoint",
     "open_checkpoint",
@@ -228,20 +232,33 @@ def latest_valid(
     return None if best is None else (best[1], best[2])
 
 
-def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:
-    """A checkpoint named by its file or by its run directory (the newest valid one), loaded.
+def open_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu",
+                    which: Which = "best") -> tuple[Path, dict[str, Any]]:
+    """A checkpoint named by its file or by its run directory, loaded.
 
     What every command that takes ``--checkpoint`` accepts; all loading goes
-    through :func:`load_checkpoint`'s checks.
+    through :func:`load_checkpoint`'s checks. A run directory means its best
+    checkpoint, or with ``which="last"`` its newest valid one
+    (:mod:`cnnspec.checkpoint.select`).
     """
+    check_which(which)
     path = Path(path)
     if path.is_dir():
+        best = best_entry(path) if which == "best" else None
+        if best is not None:
+            try:
+                return best[0], load_checkpoint(best[0], entry=best[1], map_location=map_location)
+            except CheckpointError as exc:
+                warnings.warn(f"{exc}; using the newest valid checkpoint instead", RuntimeWarning, stacklevel=2)
         found = latest_valid(path, map_location=map_location)
         if found is None:
-            raise CheckpointError(f"{path}: no valid checkpoint in this run directory")
+            raise CheckpointError(f"{path}: no valid checkpoint in this run directory",
+                                  hint="runs keep checkpoints/last.pt unless the spec says train: {checkpoint: "
+                                       "false}; cnnspec runs lists the runs that have weights")
         return found
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} not found")
+        raise CheckpointError(f"checkpoint {path} not found",
+                              hint="give a checkpoint file (RUN/checkpoints/best.pt) or a run directory")
     return path, load_checkpoint(path, map_location=map_location)
 
 

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from cnnspec.cli.completion import autocomplete
 from cnnspec.cli.parser import COMMANDS, build_parser
@@ -40,12 +41,33 @@ def report_error(exc: CnnspecError) -> str:
     return render_error(exc, fixes)
 
 
+def _resolve_examples(args: Any) -> None:
+    """A SPEC argument that names no file but an example spec (``cnnspec train digits``) becomes that example."""
+    from cnnspec.load.examples import resolve_spec_argument
+
+    def resolve(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        path, example = resolve_spec_argument(value)
+        if example is not None and value != example.name:
+            print(f"note: {value} is not a file here; using the example spec '{example.name}' ({path})",
+                  file=sys.stderr)
+        return path
+
+    for name in ("file", "spec", "source"):
+        if hasattr(args, name) and args.command not in ("examples", "completion"):
+            setattr(args, name, resolve(getattr(args, name)))
+    if isinstance(getattr(args, "files", None), list):
+        args.files = [resolve(f) for f in args.files]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     autocomplete(parser)  # answers a shell's tab completion and exits; nothing otherwise
     args = parser.parse_args(argv)
     try:
         _configure_plugins(getattr(args, "plugin_options", []))
+        _resolve_examples(args)
         return int(args.func(args) or 0)
     except CnnspecError as exc:
         print(report_error(exc), file=sys.stderr)

@@ -39,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "evaluate": "cnnspec.cli.commands.evaluate",
     "export": "cnnspec.cli.commands.export",
     "explain": "cnnspec.cli.commands.explain",
+    "predict": "cnnspec.cli.commands.predict",
+    "examples": "cnnspec.cli.commands.examples",
+    "runs": "cnnspec.cli.commands.runs",
     "sweep": "cnnspec.cli.commands.sweep",
 }
 

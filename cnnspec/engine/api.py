@@ -59,7 +59,7 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
           run_dir: str | Path | None = None, runs_root: str | Path = RUNS_ROOT, epochs: int | None = None,
           dry_run: bool = False, data: Any = None, callbacks: Sequence[Any] = (),
           progress: dict[str, Any] | None = None, resume_state: dict[str, Any] | None = None,
-          handle_signals: bool = True, argv: list[str] | None = None) -> TrainResult:
+          handle_signals: bool = True, argv: list[str] | None = None, force: bool = False) -> TrainResult:
     """Train a spec (a :class:`~cnnspec.spec.Spec`, a path, YAML text or a dict).
 
     ``device`` overrides ``train.device``; ``epochs`` overrides
@@ -70,7 +70,9 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
     dataset (a ``DataBundle``); ``callbacks`` are added after the spec's.
     ``progress`` holds arguments for the default progress callback.
     ``resume_state`` is a :meth:`Trainer.state_dict` to continue from (the
-    checkpoint's run directory is then passed as ``run_dir``).
+    checkpoint's run directory is then passed as ``run_dir``). ``force``
+    lets a new run replace the one ``run_dir`` holds. A spec with
+    ``train: {checkpoint: false}`` is told on stderr that no weights will be kept.
     """
     if epochs is not None:
         overrides = [*overrides, f"train.epochs={int(epochs)}"]
@@ -85,7 +87,8 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
             temp_dir = tempfile.mkdtemp(prefix="cnnspec-dry-run-") if dist.is_main else None
             path = Path(str(dist.broadcast_object(temp_dir)))
         elif dist.is_main:
-            path = resolve_run_dir(spec, run_dir, runs_root, resuming=resume_state is not None)
+            path = resolve_run_dir(spec, run_dir, runs_root, resuming=resume_state is not None, force=force)
+            _warn_if_nothing_kept(spec)
         else:
             path = None  # type: ignore[assignment]
         if not dry_run:
@@ -109,6 +112,19 @@ def train(spec: Any, *, overrides: Sequence[str] = (), device: str | None = None
             shutil.rmtree(temp_dir, ignore_errors=True)
         _set_threads(threads)
         shutdown_distributed(dist)
+
+
+def _warn_if_nothing_kept(spec: Any) -> None:
+    import sys
+
+    from cnnspec.engine.components import lists_checkpoint
+    from cnnspec.render import render_warning
+
+    if spec.train is not None and not spec.train.checkpoint and not lists_checkpoint(spec):
+        print(render_warning("train.checkpoint is false: this run keeps no weights (nothing to resume, "
+                             "evaluate, predict or export)",
+                             hint="remove train.checkpoint: false to keep checkpoints/last.pt and best.pt"),
+              file=sys.stderr, flush=True)
 
 
 def _set_threads(n: int | None) -> int | None:
@@ -137,8 +153,12 @@ def load_weights(path: str | Path) -> dict[str, Any]:
 
 
 def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = (), device: str | None = None,
-             split: str = "test", data: Any = None) -> dict[str, Any]:
-    """Metrics of the spec's model with the checkpoint's weights on ``split``."""
+             split: str = "test", data: Any = None, which: str = "best") -> dict[str, Any]:
+    """Metrics of the spec's model with the checkpoint's weights on ``split``.
+
+    A run directory as ``checkpoint`` means its best checkpoint (``which="last"``:
+    its newest); ``metrics["weights"]`` says which file and epoch were used.
+    """
     from cnnspec.build import build_from_trace
     from cnnspec.build.weights import fit_state, read_weights
     from cnnspec.engine.components import build_loss
@@ -148,7 +168,7 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
     dev = select_device(device or (spec.train.device if spec.train else "auto"))
     trace = infer_shapes(spec)
     model = build_from_trace(trace)
-    weights = read_weights(checkpoint)
+    weights = read_weights(checkpoint, which=which)
     fit_state(model, weights.state, source=weights.path)
     model.to(dev)
     if data is None:
@@ -156,12 +176,14 @@ def evaluate(spec: Any, checkpoint: str | Path, *, overrides: Sequence[str] = ()
 
         data = build_data(spec)
     check_data_fits(spec, trace, data)
-    data.place(dev)
+    if hasattr(data, "place"):
+        data.place(dev)
     if not data.has(split):
         raise CnnspecError(f"the dataset has no {split} split")
     loss_fn = build_loss(spec, int(data.num_classes)).to(dev)
     precision = Precision.create(spec.train.amp if spec.train else False, dev)
     metrics = evaluate_model(model, data, split, loss_fn, dev, int(data.num_classes), precision=precision)
     metrics["classes"] = [str(c) for c in data.classes]
+    metrics["weights"] = weights.describe()
     metrics[f"{split}_samples"] = int(data.size(split))
     return metrics

@@ -26,6 +26,8 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "call_component",
+    "lists_checkpoint",
+    "wants_default_checkpoint",
 ]
 
 
@@ -194,6 +196,9 @@ def _build_scheduler(spec: Any, ref: Any, path: PathKey, optimizer: Any, epochs:
         extra[nested_key] = inner
     if meta.get("fill_total_steps") and not ({"total_steps", "epochs", "steps_per_epoch"} & set(args)):
         extra["total_steps"] = max(1, epochs * steps_per_epoch)
+    fill = meta.get("fill_epochs")
+    if fill and fill not in args and len(path) == 2:  # the top-level scheduler plans the whole run
+        extra[fill] = epochs
     scheduler, entry, _ = call_component(spec, "scheduler", ref, path, optimizer, extra=extra)
     return SchedulerInfo(scheduler, entry.name, str(meta.get("interval", "epoch")), meta.get("monitor"))
 
@@ -203,6 +208,7 @@ def _build_scheduler(spec: Any, ref: Any, path: PathKey, optimizer: Any, epochs:
 
 def build_callbacks(spec: Any, *, default_progress: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
     """``(label, callback)`` for each entry of ``callbacks:``, then the default
+    checkpoint callback (:func:`wants_default_checkpoint`), then the default
     progress callback unless the spec lists it, ``train.progress`` is false or
     the ``progress`` plugin is disabled."""
     out: list[tuple[str, Any]] = []
@@ -211,6 +217,8 @@ def build_callbacks(spec: Any, *, default_progress: dict[str, Any] | None = None
         callback, entry, _ = call_component(spec, "callback", ref, ("callbacks", i))
         out.append((entry.name, callback))
         names.add(entry.name.lower())
+    if wants_default_checkpoint(spec) and "checkpoint" not in names:
+        out.append(("checkpoint", spec.plugins.registry("callback").entry("checkpoint").obj.load()()))
     wants_progress = spec.train.progress if spec.train else True
     if wants_progress and "progress" not in names and "progress" in spec.plugins.registry("callback"):
         entry = spec.plugins.registry("callback").entry("progress")
@@ -221,3 +229,26 @@ def build_callbacks(spec: Any, *, default_progress: dict[str, Any] | None = None
                             hint="disable it with train: {progress: false} or -p no:progress") from None
         out.append(("progress", callback))
     return out
+
+
+def wants_default_checkpoint(spec: Any) -> bool:
+    """A run keeps ``last.pt`` unless the spec opts out with ``train: {checkpoint: false}``: a spec
+    without ``checkpoint`` in ``callbacks:`` still gets one, with its defaults, so no run ends with
+    nothing to resume, evaluate or export."""
+    if spec.train is not None and not spec.train.checkpoint:
+        return False
+    return "checkpoint" in spec.plugins.registry("callback") and not lists_checkpoint(spec)
+
+
+def lists_checkpoint(spec: Any) -> bool:
+    """Whether ``callbacks:`` names the ``checkpoint`` callback."""
+    from cnnspec.component import split_ref
+
+    for ref in spec.config.callbacks:
+        try:
+            name, _ = split_ref(ref)
+        except (ValueError, AttributeError):
+            continue
+        if name.rpartition(":")[2].lower() == "checkpoint":
+            return True
+    return False

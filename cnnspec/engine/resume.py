@@ -25,7 +25,7 @@ from cnnspec.exceptions import CnnspecError, SpecError
 from cnnspec.load.reader import PathKey, format_path
 
 __all__ = ["ResumePoint", "SpecChange", "check_weights_fit", "cli_train_arguments", "find_resume_point",
-           "format_changes", "resume", "resume_hint", "spec_changes"]
+           "finished_result", "format_changes", "latest_run", "resume", "resume_hint", "spec_changes"]
 
 _ABSENT = object()
 
@@ -88,6 +88,8 @@ class ResumePoint:
     spec: Any
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     changes: list[SpecChange] = field(default_factory=list)
+    epochs: tuple[int, int] = (0, 0)  # train.epochs of the checkpoint's spec, and of the one to continue with
+    final: dict[str, Any] | None = None  # final.json when the run ended at this checkpoint and needs nothing more
 
     @property
     def state(self) -> dict[str, Any]:
@@ -95,6 +97,11 @@ class ResumePoint:
         from cnnspec.checkpoint import trainer_state
 
         return trainer_state(self.checkpoint)
+
+    @property
+    def finished(self) -> bool:
+        """The run already ended at this checkpoint and the spec asks for no more epochs."""
+        return self.final is not None
 
     def set_aside_damaged(self) -> list[Path]:
         """Unlist the damaged checkpoints passed over and rename them ``*.damaged``, so
@@ -111,8 +118,14 @@ class ResumePoint:
     def describe(self) -> str:
         meta = self.checkpoint.get("meta") or {}
         epoch, batch, step = meta.get("epoch"), meta.get("batch"), meta.get("step")
+        if self.final is not None:
+            return (f"{self.run_dir} is finished ({self.final.get('status')}, {self.final.get('epochs')} of "
+                    f"{self.epochs[1]} epochs); nothing to do, nothing changed — extend it with "
+                    f"`cnnspec train --resume {self.run_dir} --epochs N`")
         where = f"after epoch {epoch}" if not batch else f"in epoch {int(epoch) + 1}, after batch {batch}"
-        return f"resuming {self.run_dir} from {self.path.name} ({where}, step {step})"
+        extended = f", to {self.epochs[1]} epochs instead of {self.epochs[0]}" if self.epochs[0] != self.epochs[1] \
+            else ""
+        return f"resuming {self.run_dir} from {self.path.name} ({where}, step {step}{extended})"
 
 
 def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Sequence[str] = (), force: bool = False,
@@ -120,16 +133,27 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
     """Load the newest valid checkpoint of ``run_dir`` and settle the spec to continue with.
 
     ``spec`` is a :class:`~cnnspec.spec.Spec`, a path or text; ``None`` means
-    the checkpoint's own spec. Raises :class:`CnnspecError` when there is no
-    usable checkpoint, :class:`SpecError` when the spec changed (unless
-    ``force``) or the model no longer fits the saved weights.
+    the checkpoint's own spec. A different ``train.epochs`` is not a change
+    but an extension (:mod:`cnnspec.engine.replan`). Raises
+    :class:`~cnnspec.exceptions.NothingToResumeError` when there is no usable
+    checkpoint, :class:`SpecError` when the spec changed (unless ``force``) or
+    the model no longer fits the saved weights. Temporary files a killed run
+    left behind are removed and stale ``last``/``best`` links repaired first,
+    whatever the outcome.
     """
-    from cnnspec.checkpoint import latest_valid
-    from cnnspec.spec import Spec, load_spec
+    from cnnspec.checkpoint import checkpoint_dir, latest_valid
+    from cnnspec.engine.rundir import RunDir
+    from cnnspec.exceptions import NothingToResumeError
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CnnspecError(f"--resume {run_dir}: no such run directory")
+        raise NothingToResumeError(f"--resume {run_dir}: no such run directory", hint=_START_HINT)
+    RunDir(run_dir).clean_temp_files()
+    if checkpoint_dir(run_dir).is_dir():
+        from cnnspec.checkpoint import clean_temp_files, repair_aliases
+
+        clean_temp_files(checkpoint_dir(run_dir))
+        repair_aliases(checkpoint_dir(run_dir))  # a kill between the manifest and the alias links
     skipped: list[tuple[Path, str]] = []
 
     def skip(path: Path, reason: str) -> None:
@@ -140,30 +164,86 @@ def find_resume_point(run_dir: str | Path, *, spec: Any = None, overrides: Seque
     found = latest_valid(run_dir, on_skip=skip)
     if found is None:
         detail = "".join(f"\n  {p.name}: {r}" for p, r in skipped)
-        raise CnnspecError(f"--resume {run_dir}: no valid checkpoint to resume from{detail}",
-                           hint="list 'checkpoint' in the spec's callbacks: to have checkpoints written")
+        raise NothingToResumeError(f"--resume {run_dir}: no valid checkpoint to resume from{detail}",
+                                   hint=_START_HINT)
     path, checkpoint = found
     saved = checkpoint.get("spec")
     if not isinstance(saved, dict):
         raise CnnspecError(f"{path}: the checkpoint holds no spec, so it cannot be resumed (use it as weights)")
-    if spec is None:
-        new = load_spec(saved, overrides=overrides)
-    elif isinstance(spec, Spec):
-        new = load_spec(spec.document.data, overrides=overrides) if overrides else spec
-    else:
-        new = load_spec(spec, overrides=overrides)
-    changes = spec_changes(saved, new.to_dict())
+    new = _settle_spec(saved, spec, overrides, run_dir)
+    changes = [c for c in spec_changes(saved, new.to_dict()) if c.path != ("train", "epochs")]
     if changes and not force:
         raise SpecError(
             f"cannot resume {run_dir}: the spec differs from the one {path.name} was trained with "
             f"({len(changes)} change{'s' if len(changes) != 1 else ''}, old → new):\n"
             f"{format_changes(changes, new.document)}",
             hint="resume with the original spec (or none: the checkpoint holds it), train anew without "
-                 "--resume, or pass --force to continue with the new spec",
+                 "--resume, or pass --force to continue with the new spec (a new train.epochs or --epochs "
+                 "needs no --force)",
         )
     if changes:
         check_weights_fit(new, checkpoint.get("model"), path)
-    return ResumePoint(run_dir, path, checkpoint, new, skipped, changes)
+    epochs = (_epochs(saved), int(new.train.epochs) if new.train else 10)
+    done = _epochs_done(checkpoint)
+    if epochs[1] < done:
+        raise CnnspecError(f"--resume {run_dir}: the run has trained {done} epochs already; "
+                           f"{epochs[1]} epochs cannot continue it",
+                           hint=f"give at least --epochs {done} (more extends the run)")
+    if epochs[1] != epochs[0]:
+        from cnnspec.engine.replan import check_extension
+
+        check_extension(new, epochs[0], epochs[1], run_dir=run_dir)
+    final = _finished(run_dir, checkpoint, epochs, done)
+    return ResumePoint(run_dir, path, checkpoint, new, skipped, changes, epochs, final)
+
+
+_START_HINT = ("nothing to resume yet: `cnnspec train SPEC --resume DIR` (or `--resume auto --run-dir DIR`) "
+               "starts the run in DIR when there is nothing to resume, and continues it otherwise")
+
+
+def _settle_spec(saved: dict[str, Any], spec: Any, overrides: Sequence[str], run_dir: Path) -> Any:
+    """The spec to continue with: ``spec`` (or the checkpoint's, read from the run's own ``spec.yaml``
+    when that still holds it, so that errors point at a file) with ``overrides`` applied."""
+    from cnnspec.spec import Spec, load_spec
+
+    if spec is None:
+        written = run_dir / "spec.yaml"
+        try:
+            if written.is_file() and load_spec(written).to_dict() == saved:
+                return load_spec(written, overrides=overrides)
+        except CnnspecError:
+            pass
+        return load_spec(saved, overrides=overrides)
+    if isinstance(spec, Spec):
+        return load_spec(spec.document.data, overrides=overrides) if overrides else spec
+    return load_spec(spec, overrides=overrides)
+
+
+def _epochs(spec_dict: Mapping[str, Any]) -> int:
+    train = spec_dict.get("train")
+    value = train.get("epochs", 10) if isinstance(train, Mapping) else 10
+    return int(value) if isinstance(value, int) else 10
+
+
+def _epochs_done(checkpoint: Mapping[str, Any]) -> int:
+    """Whole epochs trained at the checkpoint (a mid-epoch one counts the epochs before it)."""
+    return int(checkpoint.get("epoch", (checkpoint.get("meta") or {}).get("epoch", 0)) or 0)
+
+
+def _finished(run_dir: Path, checkpoint: Mapping[str, Any], epochs: tuple[int, int],
+              done: int) -> dict[str, Any] | None:
+    """``final.json`` when the run ended at this very checkpoint and asks for no more epochs."""
+    try:
+        final = json.loads((run_dir / "final.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(final, dict) or final.get("global_step") != checkpoint.get("global_step"):
+        return None
+    if final.get("status") == "completed" and epochs[1] <= done:
+        return final
+    if final.get("status") == "stopped" and epochs[1] == epochs[0]:
+        return final
+    return None
 
 
 def check_weights_fit(spec: Any, weights: Any, path: Path) -> None:
@@ -183,39 +263,74 @@ def check_weights_fit(spec: Any, weights: Any, path: Path) -> None:
 
 def resume(run_dir: str | Path, *, spec: Any = None, overrides: Sequence[str] = (), force: bool = False,
            on_skip: Callable[[Path, str], None] | None = None, **train_options: Any) -> Any:
-    """Continue ``run_dir`` from its newest valid checkpoint; returns :func:`cnnspec.engine.train`'s result."""
+    """Continue ``run_dir`` from its newest valid checkpoint; returns :func:`cnnspec.engine.train`'s result.
+
+    A finished run (:attr:`ResumePoint.finished`) is not touched: the result is read from its files.
+    """
     from cnnspec.engine import train
 
     point = find_resume_point(run_dir, spec=spec, overrides=overrides, force=force, on_skip=on_skip)
+    if point.finished:
+        return finished_result(point)
     point.set_aside_damaged()
     return train(point.spec, run_dir=point.run_dir, resume_state=point.state, **train_options)
+
+
+def finished_result(point: ResumePoint) -> Any:
+    """The :class:`~cnnspec.engine.api.TrainResult` of a finished run, from its files."""
+    from cnnspec.engine.api import TrainResult
+    from cnnspec.engine.rundir import RunDir
+
+    final = dict(point.final or {})
+    return TrainResult(point.run_dir, final, RunDir(point.run_dir).read_metrics(), str(final.get("status")),
+                       final.get("stop_reason"))
 
 
 def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
     """``cnnspec train`` options as :func:`cnnspec.engine.train` arguments, ``--resume`` settled.
 
-    Without ``--resume`` this passes SPEC, ``--set``, ``--epochs`` and
-    ``--run-dir`` through. With it, the run's newest valid checkpoint is
-    found (skipped files are reported on ``stream``), ``--epochs`` becomes an
-    override checked like any other change, and the run continues in RUN_DIR.
+    Without ``--resume`` this passes SPEC, ``--set``, ``--epochs``,
+    ``--run-dir`` and ``--force`` through. With it, the run's newest valid
+    checkpoint is found (skipped files are reported on ``stream``),
+    ``--epochs`` extends the run, and it continues in its directory. With a
+    SPEC, ``--resume DIR`` (or ``--resume auto`` with ``--run-dir DIR``, or
+    alone: the spec's newest run) is requeue-safe: where there
+    is nothing to resume yet, the run starts there. A finished run comes back
+    as ``{"finished": ResumePoint}``.
     """
     import os
     import sys
 
+    from cnnspec.exceptions import NothingToResumeError
+
     stream = stream or sys.stderr
     resume_dir = getattr(args, "resume", None)
-    plain = {"spec": args.file, "overrides": list(args.overrides), "epochs": args.epochs, "run_dir": args.run_dir}
+    force = getattr(args, "force", False)
+    plain = {"spec": args.file, "overrides": list(args.overrides), "epochs": args.epochs, "run_dir": args.run_dir,
+             "force": force}
     if resume_dir is None:
         if args.file is None:
             raise CnnspecError("train: give a SPEC to train, or --resume RUN_DIR to continue a run")
         return plain
-    for flag, value in (("--run-dir", args.run_dir), ("--dry-run", getattr(args, "dry_run", False))):
-        if value:
-            raise CnnspecError(f"train: --resume continues in RUN_DIR itself and cannot be combined with {flag}")
-    overrides = [*args.overrides, *([f"train.epochs={int(args.epochs)}"] if args.epochs is not None else [])]
+    if getattr(args, "dry_run", False):
+        raise CnnspecError("train: --resume continues in RUN_DIR itself and cannot be combined with --dry-run")
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun every process resumes; one reports
-    point = find_resume_point(resume_dir, spec=args.file, overrides=overrides, force=getattr(args, "force", False),
-                              on_skip=lambda p, r: main and print(f"warning: skipping {p.name}: {r}", file=stream))
+    resume_dir = _requeue_dir(args, resume_dir)
+    if resume_dir is None:  # --resume auto, no run of this spec yet
+        main and print("nothing to resume: starting a new run", file=stream, flush=True)
+        return {**plain, "force": False}
+    overrides = [*args.overrides, *([f"train.epochs={int(args.epochs)}"] if args.epochs is not None else [])]
+    try:
+        point = find_resume_point(resume_dir, spec=args.file, overrides=overrides, force=force,
+                                  on_skip=lambda p, r: main and print(f"warning: skipping {p.name}: {r}",
+                                                                      file=stream))
+    except NothingToResumeError:
+        if args.file is None:
+            raise
+        main and print(f"nothing to resume in {resume_dir} yet: starting the run there", file=stream, flush=True)
+        return {**plain, "run_dir": resume_dir, "force": True}
+    if point.finished:
+        return {"finished": point}
     if main:
         if point.changes:
             print(f"warning: continuing with a changed spec (--force):\n{format_changes(point.changes)}", file=stream)
@@ -224,6 +339,34 @@ def cli_train_arguments(args: Any, *, stream: Any = None) -> dict[str, Any]:
         print(point.describe(), file=stream, flush=True)
     return {"spec": point.spec, "overrides": [], "epochs": None, "run_dir": point.run_dir,
             "resume_state": point.state}
+
+
+def _requeue_dir(args: Any, resume_dir: str) -> Path | None:
+    """The directory ``--resume`` names: itself, ``--run-dir`` for ``auto``, or the spec's newest run
+    under ``--runs-root`` (``None``: there is none yet)."""
+    run_dir = getattr(args, "run_dir", None)
+    if resume_dir != "auto":
+        if run_dir is not None and Path(run_dir).resolve() != Path(resume_dir).resolve():
+            raise CnnspecError(f"train: --resume {resume_dir} continues in that directory; --run-dir {run_dir} "
+                               "names another one", hint="give one directory, or --resume auto --run-dir DIR")
+        return Path(resume_dir)
+    if run_dir is not None:
+        return Path(run_dir)
+    if args.file is None:
+        raise CnnspecError("train: --resume auto needs the SPEC (or --run-dir DIR) to know which run to continue")
+    from cnnspec.spec import load_spec
+
+    spec = load_spec(args.file, overrides=list(args.overrides))
+    return latest_run(Path(getattr(args, "runs_root", "runs")) / spec.name)
+
+
+def latest_run(parent: Path) -> Path | None:
+    """The newest run directory under ``parent`` (timestamped names sort by time), finished or not."""
+    if not parent.is_dir():
+        return None
+    marks = ("spec.yaml", "checkpoints", "metrics.jsonl", "final.json")
+    runs = [p for p in parent.iterdir() if p.is_dir() and any((p / m).exists() for m in marks)]
+    return max(runs, key=lambda p: p.name) if runs else None
 
 
 def resume_hint(run_dir: Any) -> str:

@@ -40,6 +40,7 @@ __all__ = [
     "RunDir",
     "atomic_write_text",
     "environment",
+    "held_run_files",
     "jsonable",
     "new_run_dir",
     "resolve_run_dir",
@@ -103,19 +104,41 @@ def new_run_dir(spec: Any, root: str | Path = RUNS_ROOT, *, now: datetime | None
 
 
 def resolve_run_dir(spec: Any, run_dir: str | Path | None, root: str | Path = RUNS_ROOT, *,
-                    resuming: bool = False) -> Path:
-    """The directory for this run: ``run_dir`` when given (created if needed;
-    refused if it already holds another run, unless resuming), else a new one."""
+                    resuming: bool = False, force: bool = False) -> Path:
+    """The directory for this run: ``run_dir`` when given (created if needed), else a new one.
+
+    A ``run_dir`` that already holds a run — its metrics, its final results or
+    any checkpoint, even one written before the first epoch ended — is refused
+    unless the run is resumed, or ``force`` replaces it (its metrics and
+    checkpoints are removed first)."""
     if run_dir is None:
         return new_run_dir(spec, root)
     path = Path(run_dir)
     if path.exists() and not path.is_dir():
         raise CnnspecError(f"--run-dir {path}: exists and is not a directory")
-    if not resuming and any((path / f).exists() for f in _OWN_FILES):
-        raise CnnspecError(f"--run-dir {path} already holds a run (metrics.jsonl or final.json); "
-                           "choose a new directory, or resume that run with --resume")
+    held = [] if resuming else held_run_files(path)
+    if held and not force:
+        shown = ", ".join(str(p.relative_to(path)) for p in held[:3]) + (", ..." if len(held) > 3 else "")
+        raise CnnspecError(f"--run-dir {path} already holds a run ({shown})",
+                           hint=f"continue it with `cnnspec train SPEC --resume {path}`, choose a new directory, "
+                                "or pass --force to replace it")
+    if held:
+        import shutil
+
+        for item in held:
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def held_run_files(path: Path) -> list[Path]:
+    """What marks ``path`` as holding a run: ``metrics.jsonl``, ``final.json``, a ``checkpoints/``
+    folder with any checkpoint or manifest in it."""
+    held = [path / f for f in _OWN_FILES if (path / f).exists()]
+    checkpoints = path / "checkpoints"
+    if checkpoints.is_dir() and any(p.suffix in (".pt", ".json") or ".pt." in p.name for p in checkpoints.iterdir()):
+        held.append(checkpoints)
+    return held
 
 
 def _version(dist: str) -> str | None:
@@ -179,10 +202,18 @@ class RunDir:
                 removed += clean_temp_files(sub)
         return removed
 
-    def write_spec(self, spec: Any) -> None:
+    def write_spec(self, spec: Any, *, keep_header: bool = False) -> None:
+        """``spec.yaml``; a resumed run keeps the header naming the file the run was started from."""
         import yaml
 
-        header = f"# resolved spec of {spec.file}; rerun with: cnnspec train <this file>\n"
+        source = spec.file if spec.file and not str(spec.file).startswith("<") else None
+        header = (f"# resolved spec of {source}; " if source else "# resolved spec; ") + \
+            "rerun with: cnnspec train <this file>\n"
+        old = self.path / "spec.yaml"
+        if keep_header and old.is_file():
+            first = old.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+            if first.startswith("# resolved spec"):
+                header = first + "\n"
         text = yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None)
         atomic_write_text(self.path / "spec.yaml", header + text)
 
@@ -198,6 +229,14 @@ class RunDir:
     def rewrite_metrics(self, history: Iterable[Mapping[str, Any]]) -> None:
         """Make ``metrics.jsonl`` hold exactly ``history`` (after a resume)."""
         atomic_write_text(self.metrics_path, "".join(_dumps(m) + "\n" for m in history))
+
+    def read_env(self) -> dict[str, Any]:
+        """``env.json`` as written by an earlier session (empty if missing or unreadable)."""
+        try:
+            data = json.loads((self.path / "env.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.exists():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnspec.engine.replan import load_scheduler_state
 from cnnspec.engine.rng import get_rng_state, set_rng_state
 from cnnspec.exceptions import CnnspecError
 
@@ -27,7 +28,8 @@ def training_state(trainer: Any) -> dict[str, Any]:
     ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dicts;
     ``epoch``/``batch``: the next train batch to run (``batch`` 0 means the
     epoch has not started; ``batch == steps_per_epoch`` means its
-    validation is still to do); ``global_step``; ``history``; ``train_meter``
+    validation is still to do); ``global_step``; ``train_time_s`` (training time so
+    far, summed over resumes); ``history``; ``train_meter``
     (the partial sums of an epoch in progress); ``rng`` (torch CPU/CUDA,
     Python, numpy); ``callbacks`` (each callback's state under its
     ``state_key``); ``spec_fingerprint``.
@@ -45,6 +47,7 @@ def training_state(trainer: Any) -> dict[str, Any]:
         "epoch": epoch,
         "batch": batch,
         "global_step": trainer.global_step,
+        "train_time_s": trainer.elapsed(),
         "history": jsonable(trainer.history),
         "train_meter": trainer._train_meter.state_dict(),
         "rng": get_rng_state(),
@@ -60,12 +63,13 @@ def restore_training_state(trainer: Any, state: dict[str, Any]) -> None:
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.scheduler is not None and state.get("scheduler") is not None:
-        trainer.scheduler.load_state_dict(state["scheduler"])
+        trainer.replanned = load_scheduler_state(trainer.scheduler, state["scheduler"])
     if trainer.precision.scaler is not None and state.get("scaler") is not None:
         trainer.precision.scaler.load_state_dict(state["scaler"])
     trainer._position = (int(state["epoch"]), int(state["batch"]))
     trainer.epoch = trainer._position[0]
     trainer.global_step = int(state["global_step"])
+    trainer.time_before = float(state.get("train_time_s") or 0.0)
     trainer.history = [dict(m) for m in state.get("history", [])]
     if state.get("train_meter"):
         trainer._train_meter.load_state_dict(state["train_meter"])

@@ -47,7 +47,9 @@ class Trainer:
     Events go to callbacks exactly in this order: ``setup``, ``on_fit_start``,
     then per epoch ``on_epoch_start``, ``on_train_batch_end`` after every
     optimizer step, ``on_validation_end`` (with a validation split),
-    ``on_epoch_end``; then ``on_test_end`` (with a test split), ``on_fit_end``.
+    ``on_epoch_end``; then ``on_train_end`` (the last epoch is done; the
+    checkpoint callback restores the best weights here), ``on_test_end``
+    (with a test split), ``on_fit_end``.
     A stop requested by a signal or a non-finite loss calls ``on_interrupt``
     instead of the rest (no test pass); an exception calls ``on_exception``.
     ``teardown`` is always last. An exception escaping a callback stops
@@ -83,6 +85,10 @@ class Trainer:
         self._stop_requested: str | None = None
         self._restored_rng: dict[str, Any] | None = None
         self._resumed = False
+        self.replanned = False  # a resume re-planned the learning-rate schedule (cnnspec.engine.replan)
+        self.time_before = 0.0  # training time of the sessions before a resume
+        self._started: float | None = None
+        self.test_weights: dict[str, Any] = {"weights": "last"}  # the test pass's weights (restore_best)
 
     # -- control ---------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -99,9 +105,14 @@ class Trainer:
     # -- the loop --------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         """Train, validate every epoch, test once; returns the final metrics."""
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         with configure_kernels(self.device, deterministic=self.deterministic) as self.kernels:
             return self._fit(started)
+
+    def elapsed(self) -> float:
+        """Training time so far, in seconds, summed over the sessions of a resumed run."""
+        now = time.perf_counter() - self._started if self._started is not None else 0.0
+        return self.time_before + now
 
     def _fit(self, started: float) -> dict[str, Any]:
         try:
@@ -121,6 +132,7 @@ class Trainer:
                     self.stop_reason = self.stop_reason or f"stopped by a callback after epoch {self.epoch}"
                 else:
                     self.status = "completed"
+                self._events.dispatch(self, "on_train_end")
                 test = self.test() if self.data.has("test") else {}
             except StopTraining as stop:
                 self.status, self.stop_reason = stop.status, stop.reason
@@ -249,7 +261,7 @@ class Trainer:
         if self.rundir is None:
             return
         self.rundir.clean_temp_files()  # a run killed mid-write (final.json, a picture) leaves a temp file
-        self.rundir.write_spec(self.spec)
+        self.rundir.write_spec(self.spec, keep_header=self._resumed)
         write_run_picture(self.trace, self.rundir.path)  # architecture.svg; a failure only warns
         env = environment(self.spec, device=self.device, world_size=self.world_size, seed=self.seed,
                           argv=self._argv)
@@ -260,7 +272,10 @@ class Trainer:
         env["data_on_device"] = list(self.data_on_device)
         if self._resumed:
             env["resumed_at"] = {"epoch": self._position[0], "batch": self._position[1]}
-            self.rundir.rewrite_metrics(self.history)
+            previous = self.rundir.read_env()
+            if previous:  # the first session's record stays; each resume adds to it
+                env = {**previous, "resumes": [*previous.get("resumes", []), env]}
+        self.rundir.rewrite_metrics(self.history)  # a new run starts empty; a resumed one at its checkpoint
         self.rundir.write_json("env.json", env)
 
     def _final(self, test: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -274,7 +289,8 @@ class Trainer:
             final.update(last)
         final.update(test)
         final["classes"] = [str(c) for c in self.data.classes]
-        final["train_time_s"] = seconds
+        final["test_weights"] = self.test_weights
+        final["train_time_s"] = self.time_before + seconds
         return final
 
     def _write_final(self) -> None:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from cnnspec.spec import Spec
 
-__all__ = ["dataset_samples", "eval_pipeline", "load_images", "prepare_images"]
+__all__ = ["dataset_samples", "eval_pipeline", "image_mode", "load_image", "load_images", "prepare_images",
+           "prepare_tensors"]
 
 
 def eval_pipeline(spec: Spec) -> Any:
@@ -34,48 +35,69 @@ def eval_pipeline(spec: Spec) -> Any:
                     + build_steps(list(data.transforms), "transforms", doc, plugins))
 
 
-def load_images(files: Sequence[str | Path], input_shape: Sequence[Any]) -> list[torch.Tensor]:
-    """Image files as float ``[C, H, W]`` tensors in [0, 1] at their own size (like ``ToTensor``).
-
-    One input channel reads the files as greyscale, three as RGB, four as RGBA.
-    """
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
-
+def image_mode(input_shape: Sequence[Any]) -> str:
+    """The PIL mode image files are read in for a spec input: ``L``, ``RGB`` or ``RGBA``."""
     if len(input_shape) != 3 or not all(isinstance(d, int) for d in input_shape):
         raise CnnspecError(f"image files need a fixed [C, H, W] spec input, this spec's is {fmt_shape(input_shape)}")
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(input_shape[0])
     if mode is None:
         raise CnnspecError(f"the spec's input has {input_shape[0]} channels; image files give 1, 3 or 4")
-    out = []
-    for file in files:
-        try:
-            with Image.open(file) as img:
-                array = np.asarray(img.convert(mode), dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError) as exc:
-            raise CnnspecError(f"{file}: cannot read it as an image ({exc})") from None
-        if array.ndim == 2:
-            array = array[:, :, None]
-        out.append(torch.from_numpy(array.transpose(2, 0, 1).copy()))
-    return out
+    return mode
+
+
+def load_image(file: str | Path, mode: str) -> torch.Tensor:
+    """One image file as a float ``[C, H, W]`` tensor in [0, 1] at its own size (like ``ToTensor``).
+
+    The one place cnnspec decodes an image file (``explain --images``,
+    ``predict``): any format and mode PIL reads is converted to ``mode``.
+    Raises :class:`~cnnspec.exceptions.CnnspecError` naming the file.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            array = np.asarray(img.convert(mode), dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise CnnspecError(f"{file}: cannot read it as an image ({exc})") from None
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array.transpose(2, 0, 1).copy())
+
+
+def load_images(files: Sequence[str | Path], input_shape: Sequence[Any]) -> list[torch.Tensor]:
+    """Image files as float ``[C, H, W]`` tensors in [0, 1] at their own size (like ``ToTensor``).
+
+    One input channel reads the files as greyscale, three as RGB, four as RGBA.
+    """
+    mode = image_mode(input_shape)
+    return [load_image(file, mode) for file in files]
 
 
 def prepare_images(spec: Spec, files: Sequence[str | Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(inputs, display)`` for image files: what the model sees, and the picture to draw under the CAM.
 
+    See :func:`prepare_tensors`; ``display`` is ``inputs`` with the transforms'
+    ``normalize`` undone, so it lines up with the heat map pixel for pixel.
+    """
+    pipeline = eval_pipeline(spec)
+    inputs = prepare_tensors(spec, load_images(files, tuple(spec.input)), pipeline)
+    return inputs, _unnormalize(inputs, pipeline)
+
+
+def prepare_tensors(spec: Spec, images: Sequence[torch.Tensor], pipeline: Any = None) -> torch.Tensor:
+    """Decoded images (:func:`load_image`) as one batch the model takes.
+
     The spec's evaluation transforms run on the images as they are (a resize
     or crop among them decides the size); when the result is not the spec's
     input size, the images are first resized to it (bilinear, antialiased).
-    ``display`` is ``inputs`` with the transforms' ``normalize`` undone, so
-    it lines up with the heat map pixel for pixel.
     """
     import torch
     import torch.nn.functional as F
 
     shape = tuple(spec.input)
-    images = load_images(files, shape)
-    pipeline = eval_pipeline(spec)
+    pipeline = pipeline if pipeline is not None else eval_pipeline(spec)
     g = torch.Generator().manual_seed(0)
     try:
         inputs = pipeline.run_items([i.clone() for i in images], g)
@@ -88,7 +110,7 @@ def prepare_images(spec: Spec, files: Sequence[str | Path]) -> tuple[torch.Tenso
         if tuple(inputs.shape[1:]) != shape:
             raise CnnspecError(f"the spec's transforms turn the images into {list(inputs.shape[1:])}, but the "
                                f"model takes {list(shape)}")
-    return inputs, _unnormalize(inputs, pipeline)
+    return inputs
 
 
 def _unnormalize(x: torch.Tensor, pipeline: Any) -> torch.Tensor:

@@ -28,17 +28,17 @@ if TYPE_CHECKING:
 __all__ = ["ExplainResult", "checkpoint_classes", "explain", "load_weights"]
 
 
-def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], Path]:
+def load_weights(path: str | Path, which: str = "best") -> tuple[dict[str, Any], dict[str, Any], Path]:
     """``(state_dict, checkpoint, file)`` from a cnnspec checkpoint, a run directory or a plain state dict.
 
     Read by :func:`cnnspec.build.weights.read_weights`, through
     :func:`cnnspec.checkpoint.open_checkpoint` (manifest hash, container and
-    pickle checks, ``weights_only=True``); a run directory gives its newest
-    valid checkpoint.
+    pickle checks, ``weights_only=True``); a run directory gives its best
+    checkpoint, or its newest valid one with ``which="last"``.
     """
     from cnnspec.build.weights import read_weights
 
-    weights = read_weights(path)
+    weights = read_weights(path, which=which)
     return weights.state, weights.held, weights.path
 
 

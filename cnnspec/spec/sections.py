@@ -96,6 +96,8 @@ class TrainSpec(SpecModel):
                                                             "GPU) instead of cuDNN autotuning; slower")
     grad_clip: float | None = Field(default=None, gt=0, description="clip the gradient norm to this value")
     progress: bool = Field(default=True, description="add the progress callback (bar on a terminal, lines otherwise)")
+    checkpoint: bool = Field(default=True, description="keep checkpoints/last.pt (and best.pt) even when callbacks: "
+                                                       "does not list checkpoint; false keeps no weights at all")
     threads: int | None = Field(default=None, ge=1,
                                 description="CPU threads for torch (torch.set_num_threads); default: torch's choice. "
                                             "1 is fastest for tiny models on a busy machine")

@@ -5,7 +5,9 @@ epoch into a run. This builds each of a plugin's components the way the
 engine does (factory called with the spec arguments, after the params model)
 and exercises it once on small real tensors: an optimizer steps, a scheduler
 steps, a loss gives a finite scalar that backpropagates, a transform maps an
-image, a callback round-trips its state, a dataset yields ``(image, label)``
+image, a callback's event methods take the engine's arguments, its state
+round-trips and a short fake fit sends it every event
+(:mod:`cnnspec.testing.callbacks`), a dataset yields ``(image, label)``
 pairs of the shape its ``meta`` declares. Layers go through
 :func:`~cnnspec.testing.layers.check_layer`. And loading the plugin must not
 import torch, or ``cnnspec validate`` would pay for it.
@@ -268,16 +270,9 @@ def _transform(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str
 
 
 def _callback(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str, Any], root: Path) -> str:
-    from cnnspec.callbacks.base import Callback
+    from cnnspec.testing.callbacks import check_callback
 
-    callback = factory(**args)
-    if not isinstance(callback, Callback):
-        raise TypeError(f"returned {type(callback).__name__}, not a cnnspec.callbacks.Callback")
-    state = callback.state_dict()
-    if not isinstance(state, dict):
-        raise TypeError(f"state_dict() returned {type(state).__name__}, not a dict")
-    callback.load_state_dict(state)
-    return "state round-trips"
+    return check_callback(lambda: factory(**args))
 
 
 def _dataset(factory: Callable[..., Any], args: dict[str, Any], meta: dict[str, Any], root: Path) -> str:

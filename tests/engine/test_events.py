@@ -11,7 +11,8 @@ from cnnspec.engine.events import EVENTS, Dispatcher
 
 def test_the_events_are_the_hooks_of_the_callback_base_in_contract_order():
     assert EVENTS == ("setup", "on_fit_start", "on_epoch_start", "on_train_batch_end", "on_validation_end",
-                      "on_epoch_end", "on_test_end", "on_fit_end", "on_interrupt", "on_exception", "teardown")
+                      "on_epoch_end", "on_train_end", "on_test_end", "on_fit_end", "on_interrupt", "on_exception",
+                      "teardown")
 
 
 class EpochOnly(Callback):

@@ -74,3 +74,63 @@ def test_meter_state_round_trips():
     b = ClassificationMeter(2, torch.device("cpu"))
     b.load_state_dict(a.state_dict())
     assert b.compute("train") == a.compute("train") == {"train_loss": 1.25, "train_acc": 0.5}
+
+
+def _sklearn_report(y, preds, classes):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(range(classes))
+    per = precision_recall_fscore_support(y, preds, labels=labels, zero_division=0)
+    out = dict(zip(("precision", "recall", "f1", "support"), (list(v) for v in per)))
+    for avg in ("macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(y, preds, labels=labels, average=avg, zero_division=0)
+        out.update({f"{avg}_precision": p, f"{avg}_recall": r, f"{avg}_f1": f})
+    return out
+
+
+def test_per_class_and_top_k_metrics_equal_sklearn():
+    from sklearn.metrics import top_k_accuracy_score
+
+    g = torch.Generator().manual_seed(0)
+    classes = 12
+    targets = torch.randint(0, classes - 1, (300,), generator=g)  # class 11 never occurs
+    outputs = torch.randn(300, classes, generator=g)
+    outputs[:, 10] -= 10  # class 10 is never predicted
+    outputs[torch.arange(300), targets] += 1.0  # better than chance
+    meter = ClassificationMeter(classes, torch.device("cpu"), confusion=True)
+    for i in range(0, 300, 64):
+        meter.update(torch.tensor(0.0), outputs[i:i + 64], targets[i:i + 64])
+    m = meter.compute("test")
+    expected = _sklearn_report(targets.numpy(), outputs.argmax(1).numpy(), classes)
+    for key, value in expected.items():
+        assert m[f"test_{key}"] == pytest.approx(value), key
+    assert m["test_top5_acc"] == pytest.approx(
+        top_k_accuracy_score(targets.numpy(), outputs.numpy(), k=5, labels=list(range(classes))))
+    # no top-k where k is not smaller than the number of classes
+    assert "test_top5_acc" not in ClassificationMeter(5, torch.device("cpu"), confusion=True).compute("test")
+
+
+def test_final_json_and_evaluate_hold_them(tiny_spec, runs):
+    import json
+
+    from cnnspec.engine import evaluate
+
+    spec = tiny_spec.replace("out_features: 3", "out_features: 7")
+    data = random_bundle(classes=7, sizes=(70, 35, 70))
+    result = train(spec, data=data, runs_root=runs)
+    final = json.loads((result.run_dir / "final.json").read_text())
+    x, y = data.splits["test"]
+    with torch.no_grad():
+        out = result.model.eval()(x)
+    expected = _sklearn_report(y.numpy(), out.argmax(1).numpy(), 7)
+    for key, value in expected.items():
+        assert final[f"test_{key}"] == pytest.approx(value), key
+    from sklearn.metrics import top_k_accuracy_score
+
+    assert final["test_top5_acc"] == pytest.approx(top_k_accuracy_score(y.numpy(), out.numpy(), k=5,
+                                                                        labels=list(range(7))))
+    again = evaluate(spec, result.run_dir, data=random_bundle(classes=7, sizes=(70, 35, 70)), device="cpu")
+    keys = [k for k in final if k.startswith("test_") and k != "test_weights"]
+    assert len(keys) > 12
+    for key in keys:
+        assert again[key] == (final[key] if key == "test_confusion" else pytest.approx(final[key])), key

@@ -54,7 +54,7 @@ def test_stderr_stream_keeps_stdout_clean(tiny_spec, runs, monkeypatch, capsys):
 
 def test_listing_progress_in_the_spec_replaces_the_default(tiny_spec, runs, capsys):
     spec = tiny_spec + "callbacks: [{progress: {bar: false, stream: stderr}}]\n"
-    result = train(spec, data=random_bundle(), runs_root=runs)
+    result = train(spec, data=random_bundle(), runs_root=runs, overrides=["train.checkpoint=false"])
     assert [type(c) for c in result.trainer.callbacks] == [ProgressCallback]
     assert "epoch 1/2" in capsys.readouterr().err
 

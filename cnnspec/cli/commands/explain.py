@@ -30,7 +30,9 @@ def register(sub: Any, parents: Parents) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", nargs="?", metavar="SPEC", help="the spec file (default: the one in the checkpoint)")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="a checkpoint file, a plain state_dict file, or a run directory (its newest valid one)")
+                   help="a checkpoint file, a plain state_dict file, or a run directory (its best checkpoint)")
+    p.add_argument("--weights", choices=("best", "last"), default="best",
+                   help="with a run directory: its best checkpoint (default) or the newest one")
     p.add_argument("--layer", metavar="NAME", help="target layer (default: the last conv feature map)")
     p.add_argument("--images", nargs="+", metavar="FILE", help="image files to explain")
     p.add_argument("--samples", type=int, default=8, metavar="N",
@@ -55,12 +57,13 @@ def _output_dir(args: argparse.Namespace, checkpoint_file: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cnnspec.checkpoint import describe_checkpoint
     from cnnspec.explain import checkpoint_classes, dataset_samples, explain, load_weights, prepare_images
     from cnnspec.spec import load_spec
 
     if args.samples < 1:
         raise CnnspecError(f"--samples must be at least 1, got {args.samples}")
-    state, checkpoint, file = load_weights(args.checkpoint)
+    state, checkpoint, file = load_weights(args.checkpoint, which=args.weights)
     if args.spec:
         spec = load_spec(args.spec, overrides=args.overrides)
     elif isinstance(checkpoint.get("spec"), dict):
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.layer import fmt_shape
 
     print(f"{spec.name}: Grad-CAM at {result.layer.qualname} {fmt_shape(result.layer.output_shape)}{chosen}, "
-          f"weights from {file}, {source}")
+          f"weights from {describe_checkpoint(file, checkpoint)}, {source}")
     width = max(len(r["image"]) for r in result.rows)
     for row in result.rows:
         truth = f"   true: {row['true']}" if row["true"] is not None else ""

@@ -5,7 +5,7 @@ graph, with a dynamic batch dimension, then reads the file back and runs it
 on random inputs at other batch sizes against the eager model, printing the
 largest absolute difference. ``--checkpoint`` is a weights file (a bare
 state_dict or a checkpoint with a ``model`` entry) or a run directory (its
-newest valid checkpoint); without it the spec's seeded initial weights are
+best checkpoint, or its newest with ``--weights last``); without it the spec's seeded initial weights are
 exported. Exit 0 when the check passes, 1 when the exported model disagrees
 beyond the tolerance, 2 for a mistake (spec, checkpoint, missing packages).
 """
@@ -26,7 +26,10 @@ def register(sub: Any, parents: Parents) -> None:
                        help="export the model to .pt2 (torch.export) or ONNX, checked",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="SPEC")
-    p.add_argument("--checkpoint", metavar="PATH", help="weights file or run directory (default: untrained weights)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="weights file or run directory (its best checkpoint; default: untrained weights)")
+    p.add_argument("--weights", choices=("best", "last"), default="best",
+                   help="with a run directory: its best checkpoint (default) or the newest one")
     p.add_argument("--format", dest="fmt", choices=("pt2", "onnx"), default="pt2", help="default: pt2")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: <spec name>.<format>)")
     p.add_argument("--tolerance", type=float, default=1e-4, metavar="TOL",
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.file, overrides=args.overrides)
     report = export_model(spec, fmt=args.fmt, checkpoint=args.checkpoint, output=args.output,
-                          tolerance=args.tolerance, opset=args.opset)
+                          tolerance=args.tolerance, opset=args.opset, which=args.weights)
     if args.json:
         print(json.dumps(report.to_dict()))
         return 0 if report.ok else 1

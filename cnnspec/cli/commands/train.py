@@ -43,8 +43,12 @@ def register(sub: Any, parents: Parents) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="run 2 batches of train/val/test end to end in a temporary directory, keep nothing")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue RUN_DIR from its newest valid checkpoint (see docs/checkpoints.md)")
-    p.add_argument("--force", action="store_true", help="with --resume: accept a spec that differs from the run's")
+                   help="continue RUN_DIR from its newest valid checkpoint; with a SPEC, start the run there when "
+                        "there is nothing to resume yet; 'auto': --run-dir, or the spec's newest run under --runs-root "
+                        "(see docs/checkpoints.md)")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: accept a spec that differs from the run's; with --run-dir: replace the "
+                        "run that directory holds")
     p.set_defaults(func=run)
 
 
@@ -54,6 +58,16 @@ def _json_line(result: Any) -> str:
     payload = {"run_dir": str(result.run_dir) if result.run_dir is not None else None,
                "status": result.status, "stop_reason": result.stop_reason, "metrics": result.metrics}
     return json.dumps(jsonable(payload), allow_nan=False)
+
+
+def _finished(point: Any, fmt: str) -> int:
+    from cnnspec.engine.resume import finished_result
+
+    if fmt == "json":
+        print(_json_line(finished_result(point)), flush=True)
+    else:
+        print(point.describe(), file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise CnnspecError(f"--epochs must be >= 1, got {args.epochs}")
     progress = {"stream": "stderr"} if args.format == "json" else None
     options = cli_train_arguments(args)
+    if "finished" in options:  # nothing to train, nothing rewritten
+        return _finished(options["finished"], args.format)
     try:
         result = train(options.pop("spec"), **options, device=args.device, runs_root=args.runs_root,
                        dry_run=args.dry_run, progress=progress, argv=["cnnspec", *sys.argv[1:]])
