@@ -49,6 +49,9 @@ __all__ = [
 RUNS_ROOT = "runs"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 _OWN_FILES = ("metrics.jsonl", "final.json")
+#: what the built-in callbacks write into a run directory; ``--force`` removes these with the run, so the
+#: new run's TensorBoard and pictures never sit beside the old run's
+_PRODUCTS = ("tensorboard", "plots", "gradcam", "architecture.svg")
 
 
 def jsonable(value: Any) -> Any:
@@ -109,8 +112,8 @@ def resolve_run_dir(spec: Any, run_dir: str | Path | None, root: str | Path = RU
 
     A ``run_dir`` that already holds a run — its metrics, its final results or
     any checkpoint, even one written before the first epoch ended — is refused
-    unless the run is resumed, or ``force`` replaces it (its metrics and
-    checkpoints are removed first)."""
+    unless the run is resumed, or ``force`` replaces it (its metrics,
+    checkpoints, TensorBoard files and pictures are removed first)."""
     if run_dir is None:
         return new_run_dir(spec, root)
     path = Path(run_dir)
@@ -125,7 +128,7 @@ def resolve_run_dir(spec: Any, run_dir: str | Path | None, root: str | Path = RU
     if held:
         import shutil
 
-        for item in held:
+        for item in [*held, *(path / name for name in _PRODUCTS if (path / name).exists())]:
             shutil.rmtree(item) if item.is_dir() else item.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path

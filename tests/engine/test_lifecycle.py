@@ -158,8 +158,16 @@ def test_a_run_dir_holding_another_runs_checkpoint_is_refused(tmp_path: Path, wr
     err = capsys.readouterr().err
     assert f"--run-dir {run} already holds a run (checkpoints)" in err and "--force" in err
     assert all((load_checkpoint(run / "checkpoints" / "last.pt")["model"][k] == v).all() for k, v in kept.items())
+    stale = run / "tensorboard" / "events.out.tfevents.0.old.0"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"")
+    (run / "plots").mkdir(exist_ok=True)
+    (run / "plots" / "old.png").write_bytes(b"")
+    notes = run / "notes.txt"  # not a product of the run: kept
+    notes.write_text("mine")
     assert main(["train", path, "--run-dir", str(run), "--set", "seed=9", "--force"]) == 0
     assert read_manifest(run / "checkpoints")["checkpoints"][0]["epoch"] == 1  # the new run's, from the start
+    assert not stale.exists() and not (run / "plots" / "old.png").exists() and notes.read_text() == "mine"
 
 
 def test_a_run_directory_means_its_best_checkpoint(tmp_path: Path, capsys):
