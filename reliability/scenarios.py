@@ -7,6 +7,8 @@ small ones on every test run.
 
 from __future__ import annotations
 
+from reliability.hostile_files import SCENARIOS as HOSTILE_FILES
+from reliability.output_fences import SCENARIOS as HOSTILE_OUTPUT
 from reliability.rows import Scenario
 
 __all__ = ["GROUPS", "SCENARIOS", "by_id"]
@@ -19,6 +21,8 @@ GROUPS = {
     "5": "Malicious inputs",
     "6": "Plugin faults",
     "7": "Runtime faults",
+    "8": "Hostile files: checkpoints, weights, images, archives, bases",
+    "9": "Hostile output and resources: terminals, output paths, memory, pipes, devices",
 }
 
 SCENARIOS: list[Scenario] = [
@@ -67,6 +71,8 @@ SCENARIOS: list[Scenario] = [
              "runs", worker=True),
     Scenario("dataloader-workers", "7", "DataLoader worker crashes", "reliability.runtime:worker_faults", 2, 10,
              "runs", worker=True),
+    *HOSTILE_FILES,
+    *HOSTILE_OUTPUT,
 ]
 
 
